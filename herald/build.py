@@ -1,0 +1,142 @@
+"""Build the warehouse with dbt and publish it for readers.
+
+    landing (Parquet, append-only) ──dbt build──▶ build/herald.duckdb ──copy──▶ published/herald-<id>.duckdb
+                                                                        CURRENT ──points at──┘
+
+One build at a time (an advisory file lock; a second build waits). dbt runs in a child process, so its DuckDB
+lock ends with it. Only a green build is published: the copy is checkpointed, fsynced and then named in
+``CURRENT`` by an atomic rename, so a reader sees either the old warehouse or the new one, never a mix.
+See DECISIONS.md, "Who writes the warehouse".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from herald import landing
+from herald.errors import BuildError
+from herald.project import Project
+
+KEEP_PUBLISHED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """One finished build: its id, the batch cut-off it read up to, and the file published (if any)."""
+
+    build_id: str
+    batch_cutoff: str
+    published_path: Path | None
+    seconds: float
+
+
+def dbt_env(project: Project, *, batch_cutoff: str | None = None, target: str = "duckdb") -> dict[str, str]:
+    """Environment for a dbt child process working on ``project``."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DBT_PROFILES_DIR": str(project.root),
+            "DBT_PROJECT_DIR": str(project.root),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_TARGET_PATH": env.get("DBT_TARGET_PATH", str(project.warehouse_dir / "dbt" / "target")),
+            "DBT_LOG_PATH": env.get("DBT_LOG_PATH", str(project.warehouse_dir / "dbt" / "logs")),
+            "HERALD_LANDING_DIR": str(project.landing_dir),
+            "HERALD_BUILD_PATH": str(project.build_path),
+            "HERALD_TARGET": target,
+        }
+    )
+    if batch_cutoff is not None:
+        env["HERALD_BATCH_CUTOFF"] = batch_cutoff
+    return env
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+@contextmanager
+def build_lock(project: Project) -> Iterator[None]:
+    """Hold the project's build lock; waits for a build already running."""
+    project.ensure_dirs()
+    with open(project.locks_dir / "build.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def run_dbt(project: Project, args: Sequence[str], *, batch_cutoff: str | None = None, quiet: bool = False) -> None:
+    """Run one dbt command in a child process; raises BuildError with dbt's own failure lines."""
+    cmd = [dbt_executable(), *args]
+    proc = subprocess.run(
+        cmd, cwd=project.root, env=dbt_env(project, batch_cutoff=batch_cutoff), capture_output=True, text=True
+    )
+    if not quiet or proc.returncode != 0:
+        sys.stdout.write(proc.stdout)
+    if proc.returncode != 0:
+        failures = [ln for ln in proc.stdout.splitlines() if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
+        detail = "\n".join(failures[-15:]) or proc.stderr.strip()[-2000:]
+        raise BuildError(f"dbt {' '.join(args)} failed (exit {proc.returncode}); nothing was published.\n{detail}")
+
+
+def build(project: Project, *, select: Sequence[str] = (), quiet: bool = False, publish_result: bool = True) -> BuildResult:
+    """Build every model and test over the batches landed so far, then publish the result. Eager."""
+    started = time.monotonic()
+    landing.ensure_initialized(project)
+    with build_lock(project):
+        cutoff = landing.latest_batch_id(project)
+        build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        args = ["build"]
+        if select:
+            args += ["--select", *select]
+        run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet)
+        published = publish(project, build_id, cutoff) if publish_result else None
+    return BuildResult(build_id, cutoff, published, time.monotonic() - started)
+
+
+def publish(project: Project, build_id: str, batch_cutoff: str) -> Path:
+    """Copy the build file to a new versioned read file and point ``CURRENT`` at it atomically."""
+    con = duckdb.connect(str(project.build_path))
+    try:
+        con.execute("create schema if not exists herald_meta")
+        con.execute(
+            "create or replace table herald_meta.build_info as "
+            "select ?::varchar as build_id, ?::varchar as batch_cutoff, now()::timestamp as published_at",
+            [build_id, batch_cutoff],
+        )
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    target = project.published_dir / f"herald-{build_id}.duckdb"
+    tmp = target.with_name("." + target.name + ".partial")
+    shutil.copyfile(project.build_path, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    pointer_tmp = project.current_pointer.with_name(".CURRENT.partial")
+    pointer_tmp.write_text(target.name + "\n", encoding="utf-8")
+    os.replace(pointer_tmp, project.current_pointer)
+    _prune(project, keep=target)
+    return target
+
+
+def _prune(project: Project, keep: Path) -> None:
+    # Readers that still have an older file open keep reading it: on POSIX an unlinked file lives until closed.
+    files = sorted(project.published_dir.glob("herald-*.duckdb"))
+    for old in files[:-KEEP_PUBLISHED]:
+        if old != keep:
+            old.unlink(missing_ok=True)

@@ -1,0 +1,106 @@
+"""Render the dbt YAML that describes the raw landing shape, from ``herald.raw_schema``.
+
+Two files are generated and committed: the dbt sources (what staging reads) and the demo seeds' column types
+(how PostgreSQL and Spark load the demo data). ``tests/dbt/test_sources_match_raw_schema.py`` proves the
+committed files equal what this module renders, so the shape is defined once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from herald.raw_schema import ALL_TABLES, BATCH_COLUMNS, RawTable, RawType
+
+SOURCES_PATH = Path("dbt_project/models/staging/_sources.yml")
+DEMO_SEEDS_PATH = Path("seeds/demo/_demo__seeds.yml")
+
+_HEADER = "# Generated from herald/raw_schema.py by `herald dev render-dbt-yaml`; do not edit by hand.\n"
+
+# On DuckDB a source reads the landing zone's Parquet batches directly (no copy, no lock), limited to the
+# batches that existed when the build started; other engines read tables of the same name in the raw schema.
+_EXTERNAL_LOCATION = (
+    "{{ \"(select * from read_parquet('\" ~ env_var('HERALD_LANDING_DIR') ~ \"/{name}/*.parquet', "
+    "union_by_name=true) where _batch_id <= '\" ~ env_var('HERALD_BATCH_CUTOFF', '~') ~ \"')\" "
+    "if target.type == 'duckdb' else '' }}"
+)
+
+_SEED_TYPES: dict[RawType, str] = {
+    "varchar": "{{ 'string' if target.type == 'spark' else 'varchar' }}",
+    "integer": "integer",
+    "double": "double precision",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+_SPARK_DOUBLE = "{{ 'double' if target.type == 'spark' else 'double precision' }}"
+
+
+def _source_table(t: RawTable) -> dict[str, object]:
+    columns: list[dict[str, object]] = []
+    for c in t.columns:
+        col: dict[str, object] = {"name": c.name, "description": c.description}
+        if c.required:
+            col["data_tests"] = ["not_null"]
+        columns.append(col)
+    entry: dict[str, object] = {
+        "name": t.name,
+        "description": f"{t.description} Key: {t.key}.",
+        "loaded_at_field": t.loaded_at_column,
+        "columns": columns,
+    }
+    return entry
+
+
+def render_sources() -> str:
+    by_system: dict[str, list[RawTable]] = {}
+    for t in ALL_TABLES:
+        by_system.setdefault(t.system, []).append(t)
+    doc = {
+        "version": 2,
+        "sources": [
+            {
+                "name": system,
+                "description": f"Raw {system} data as landed, one append-only batch at a time.",
+                "schema": "{{ target.schema }}_raw",
+                "meta": {"external_location": _EXTERNAL_LOCATION},
+                "config": {
+                    "freshness": {
+                        "warn_after": {"count": 2, "period": "day"},
+                        "error_after": {"count": 7, "period": "day"},
+                    }
+                },
+                "tables": [_source_table(t) for t in tables],
+            }
+            for system, tables in by_system.items()
+        ],
+    }
+    return _HEADER + yaml.safe_dump(doc, sort_keys=False, width=120, allow_unicode=True)
+
+
+def render_demo_seeds() -> str:
+    seeds = []
+    for t in ALL_TABLES:
+        types: dict[str, str] = {}
+        for c in t.columns if t.name == "import_batches" else (*t.columns, *BATCH_COLUMNS):
+            types[c.name] = _SPARK_DOUBLE if c.type == "double" else _SEED_TYPES[c.type]
+        seeds.append(
+            {
+                "name": t.name,
+                "description": f"Demo data for raw table {t.name}.",
+                "config": {"column_types": types, "quote_columns": False},
+            }
+        )
+    return _HEADER + yaml.safe_dump({"version": 2, "seeds": seeds}, sort_keys=False, width=120)
+
+
+
+def write_all(root: Path) -> list[Path]:
+    """Write both generated files under ``root``; returns the paths written."""
+    written = []
+    for rel, text in ((SOURCES_PATH, render_sources()), (DEMO_SEEDS_PATH, render_demo_seeds())):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,46 @@
+"""Every error Herald's core library raises on purpose.
+
+    HeraldError
+    ├── ConfigError           the project or its environment is set up wrongly
+    ├── ImportFileError       a file to import cannot be read as a whole (nothing was written)
+    ├── LandingError          a batch could not be landed
+    ├── BuildError            dbt failed; nothing was published
+    ├── WarehouseNotReady     no published warehouse yet (run a build first)
+    └── ExportError           an export names an unknown table or audience, or cannot be written
+
+The CLI turns each into one clear line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+
+class HeraldError(Exception):
+    """Base class of every error Herald raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(HeraldError):
+    """The project or its environment is set up wrongly."""
+
+
+class ImportFileError(HeraldError):
+    """A file cannot be read as a whole; the import changed nothing."""
+
+    exit_code = 2
+
+
+class LandingError(HeraldError):
+    """A batch could not be written to the landing zone."""
+
+
+class BuildError(HeraldError):
+    """The dbt build failed; the published warehouse was left as it was."""
+
+
+class WarehouseNotReady(HeraldError):
+    """There is no published warehouse to read yet."""
+
+
+class ExportError(HeraldError):
+    """An export names something that does not exist, or its output cannot be written."""

@@ -1,0 +1,49 @@
+"""Read the published warehouse: the only way the app, exports and senders read marts.
+
+Readers open the file named in ``CURRENT`` read-only, so any number of them run beside a build or an import
+and never see a half-built state. Each call to ``connect`` re-reads the pointer: a new connection after a
+publish sees the new build, an open one keeps its consistent snapshot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import ibis
+from ibis.backends.duckdb import Backend as IbisDuckDB
+
+from herald.errors import WarehouseNotReady
+from herald.project import Project
+
+
+def current_path(project: Project) -> Path:
+    """The published file readers should open now."""
+    try:
+        name = project.current_pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError as exc:
+        raise WarehouseNotReady(
+            f"no published warehouse under {project.warehouse_dir}; run `herald build` (or `make demo`) first"
+        ) from exc
+    path = project.published_dir / name
+    if not path.exists():
+        raise WarehouseNotReady(f"CURRENT names {name}, which does not exist; run `herald build`")
+    return path
+
+
+def connect(project: Project) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection to the current published warehouse. Close it when done."""
+    return duckdb.connect(str(current_path(project)), read_only=True)
+
+
+def connect_ibis(project: Project) -> IbisDuckDB:
+    """A read-only ibis connection to the current published warehouse (queries are lazy until executed)."""
+    return ibis.duckdb.connect(str(current_path(project)), read_only=True)
+
+
+def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Names of the tables in the published warehouse's main schema: the allow-list for exports."""
+    rows = con.execute(
+        "select table_name from information_schema.tables where table_schema = 'main' order by table_name"
+    ).fetchall()
+    return [r[0] for r in rows]
