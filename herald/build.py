@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -25,8 +26,8 @@ from pathlib import Path
 
 import duckdb
 
-from herald import landing
-from herald.errors import BuildError
+from herald import landing, warehouse
+from herald.errors import BuildError, WarehouseNotReady
 from herald.project import Project
 
 KEEP_PUBLISHED = 3
@@ -93,30 +94,72 @@ def run_dbt(project: Project, args: Sequence[str], *, batch_cutoff: str | None =
         raise BuildError(f"dbt {' '.join(args)} failed (exit {proc.returncode}); nothing was published.\n{detail}")
 
 
-def build(project: Project, *, select: Sequence[str] = (), quiet: bool = False, publish_result: bool = True) -> BuildResult:
-    """Build every model and test over the batches landed so far, then publish the result. Eager."""
+def fingerprint(project: Project, batch_cutoff: str) -> str:
+    """What a build depends on: the landed batches (by cut-off) and every file of the dbt project."""
+    h = hashlib.sha256(batch_cutoff.encode())
+    files = [project.root / "dbt_project.yml", project.root / "profiles.yml"]
+    for folder in ("dbt_project", "seeds/reference"):
+        files += sorted(p for p in (project.root / folder).rglob("*") if p.is_file())
+    for path in files:
+        h.update(str(path.relative_to(project.root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def published_fingerprint(project: Project) -> tuple[str, str] | None:
+    """(build id, fingerprint) of the current published build, or None."""
+    try:
+        con = warehouse.connect(project)
+    except WarehouseNotReady:
+        return None
+    try:
+        row = con.execute("select build_id, fingerprint from herald_meta.build_info").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return (str(row[0]), str(row[1])) if row else None
+
+
+def build(
+    project: Project,
+    *,
+    select: Sequence[str] = (),
+    quiet: bool = False,
+    force: bool = False,
+) -> BuildResult:
+    """Build every model and test over the batches landed so far, then publish the result. Eager.
+
+    A full build whose inputs (landed batches and dbt files) are unchanged since the published build is
+    skipped unless ``force``: re-running is cheap. A build limited by ``select`` is never published.
+    """
     started = time.monotonic()
     landing.ensure_initialized(project)
     with build_lock(project):
         cutoff = landing.latest_batch_id(project)
+        print_ = fingerprint(project, cutoff)
+        current = published_fingerprint(project)
+        if not force and not select and current is not None and current[1] == print_:
+            return BuildResult(current[0], cutoff, None, time.monotonic() - started)
         build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         args = ["build"]
         if select:
             args += ["--select", *select]
         run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet)
-        published = publish(project, build_id, cutoff) if publish_result else None
+        published = None if select else publish(project, build_id, cutoff, print_)
     return BuildResult(build_id, cutoff, published, time.monotonic() - started)
 
 
-def publish(project: Project, build_id: str, batch_cutoff: str) -> Path:
+def publish(project: Project, build_id: str, batch_cutoff: str, fingerprint: str = "") -> Path:
     """Copy the build file to a new versioned read file and point ``CURRENT`` at it atomically."""
     con = duckdb.connect(str(project.build_path))
     try:
         con.execute("create schema if not exists herald_meta")
         con.execute(
             "create or replace table herald_meta.build_info as "
-            "select ?::varchar as build_id, ?::varchar as batch_cutoff, now()::timestamp as published_at",
-            [build_id, batch_cutoff],
+            "select ?::varchar as build_id, ?::varchar as batch_cutoff, ?::varchar as fingerprint, "
+            "now()::timestamp as published_at",
+            [build_id, batch_cutoff, fingerprint],
         )
         con.execute("checkpoint")
     finally:

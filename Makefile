@@ -1,0 +1,64 @@
+# Two commands for a fresh machine:
+#   make demo   install, land the demo data, build and publish the warehouse, serve the app on :8501
+#   make test   install (with the system packages the tests need) and run the whole suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: demo test install install-test system-deps build lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Stamps re-run the install only when pyproject.toml changes, so re-running `make demo` is fast.
+$(VENV)/.installed-core: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed-core
+
+install: $(VENV)/.installed-core
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(BIN)/herald demo
+	@echo ""
+	@echo "  Herald is serving the demo warehouse on http://localhost:$(PORT)  (Ctrl-C stops it)"
+	@echo ""
+	$(BIN)/streamlit run app/streamlit_app.py --server.headless true --server.port $(PORT) \
+		--browser.gatherUsageStats false
+
+# PostgreSQL and Chromium from Debian's packages (Java for Spark is already on the machine).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+test: system-deps install-test
+	$(BIN)/pytest -q
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+build: install
+	$(BIN)/herald build
+
+bench: install-test
+	$(BIN)/python bench/bench_build.py
+
+clean:
+	rm -rf warehouse target logs

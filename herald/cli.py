@@ -1,0 +1,186 @@
+"""``herald`` — the command line, a thin layer over the library.
+
+    herald demo                      land the demo data and build (the app is started by `make demo`)
+    herald build                     build the warehouse with dbt and publish it for readers
+    herald status                    what is published and what has landed
+    herald import profiles FILE      import contacts (also: consents, orders, order_lines)
+    herald export TABLE --out FILE   export a mart (or: herald export audience NAME --out FILE)
+    herald generate --profiles N --out DIR    write the raw shape at any size, for benchmarks
+
+Every command exits 0 on success, 1 on a failure Herald explains, 2 when an input file cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from herald.errors import HeraldError
+from herald.project import Project, find_project
+
+Handler = Callable[[argparse.Namespace, Project], int]
+
+
+def cmd_build(args: argparse.Namespace, project: Project) -> int:
+    """Build and publish. Example: ``herald build --select profiles+``"""
+    from herald.build import build
+
+    result = build(project, select=args.select or (), force=args.force)
+    if result.published_path is None:
+        print(f"Up to date: build {result.build_id} already covers batches up to {result.batch_cutoff}.")
+    else:
+        print(f"Published build {result.build_id} ({result.seconds:.1f}s): {result.published_path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, project: Project) -> int:
+    """Land the demo marketing database (once) and build. Example: ``herald demo``"""
+    from herald.build import build
+    from herald.demo import load_demo
+
+    landed = load_demo(project)
+    print(f"Demo data: {len(landed)} new batch(es) landed." if landed else "Demo data: already landed.")
+    result = build(project, force=args.force)
+    if result.published_path is None:
+        print(f"Warehouse up to date (build {result.build_id}).")
+    else:
+        print(f"Published build {result.build_id} in {result.seconds:.1f}s.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, project: Project) -> int:
+    """Show the published build and the landed batches. Example: ``herald status``"""
+    from herald.status import describe
+
+    print(describe(project))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, project: Project) -> int:
+    """Import a CSV or Parquet file. Example: ``herald import profiles contacts.csv --mapping map.yml``"""
+    from herald.importing import import_file
+
+    report = import_file(
+        project,
+        args.kind,
+        Path(args.file),
+        mapping_path=Path(args.mapping) if args.mapping else None,
+        rejects_path=Path(args.rejects) if args.rejects else None,
+        encoding=args.encoding,
+        delimiter=args.delimiter,
+        date_order=args.date_order,
+        unknown_columns=args.unknown_columns,
+    )
+    print(report.summary())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, project: Project) -> int:
+    """Export a mart or an audience. Example: ``herald export profiles --format parquet --out profiles.parquet``"""
+    from herald.export import export_audience, export_table
+
+    if args.what == "audience":
+        if not args.name:
+            raise HeraldError("herald export audience needs the audience NAME")
+        result = export_audience(project, args.name, args.format, Path(args.out))
+    else:
+        if args.name:
+            raise HeraldError(f"unexpected argument {args.name!r}: use `herald export TABLE --out FILE`")
+        result = export_table(project, args.what, args.format, Path(args.out))
+    print(f"Exported {result.rows:,} rows of {result.source} (build {result.build_id}) to {result.path}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace, project: Project) -> int:
+    """Write the raw shape at any size. Example: ``herald generate --profiles 1000000 --out /data/raw``"""
+    from herald.generate import generate
+    from herald.progress import ProgressBar
+
+    report = generate(
+        Path(args.out),
+        profiles=args.profiles,
+        events_per_profile=args.events_per_profile,
+        seed=args.seed,
+        progress=ProgressBar(),
+    )
+    print(report.summary())
+    return 0
+
+
+def cmd_render_dbt_yaml(args: argparse.Namespace, project: Project) -> int:
+    """Regenerate the dbt YAML derived from herald/raw_schema.py. Example: ``herald dev render-dbt-yaml``"""
+    from herald.dbt_sources import write_all
+
+    for path in write_all(project.root):
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="herald", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, **kwargs: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=(handler.__doc__ or "").split(".")[0], description=handler.__doc__, **kwargs)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("build", cmd_build)
+    p.add_argument("--select", nargs="+", help="dbt selection (default: everything)")
+    p.add_argument("--force", action="store_true", help="build even when nothing changed")
+
+    p = add("demo", cmd_demo)
+    p.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+
+    add("status", cmd_status)
+
+    p = add("import", cmd_import)
+    p.add_argument("kind", choices=["profiles", "consents", "orders", "order_lines"])
+    p.add_argument("file", help="CSV or Parquet file")
+    p.add_argument("--mapping", help="YAML column mapping (default: match headers automatically)")
+    p.add_argument("--rejects", help="where rejected rows go (default: FILE.rejects.csv beside the input)")
+    p.add_argument("--encoding", help="file encoding (default: UTF-8, falling back to Latin-1)")
+    p.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
+    p.add_argument("--date-order", choices=["auto", "dmy", "mdy", "ymd"], default="auto")
+    p.add_argument("--unknown-columns", choices=["error", "ignore", "attributes"], default="error")
+
+    p = add("export", cmd_export)
+    p.add_argument("what", help="a mart name (e.g. profiles), or the word `audience`")
+    p.add_argument("name", nargs="?", help="the audience name, after `audience`")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--out", required=True, help="output file")
+
+    p = add("generate", cmd_generate)
+    p.add_argument("--profiles", type=int, required=True)
+    p.add_argument("--events-per-profile", type=int, default=50)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", required=True, help="output folder (usable as a landing folder)")
+
+    dev = sub.add_parser("dev", help="Maintenance commands for Herald's own developers")
+    dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="DEV_COMMAND")
+    p = dev_sub.add_parser("render-dbt-yaml", help="Regenerate dbt YAML from the raw schema",
+                           description=cmd_render_dbt_yaml.__doc__)
+    p.set_defaults(handler=cmd_render_dbt_yaml)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        project = find_project()
+        code: int = args.handler(args, project)
+        return code
+    except HeraldError as exc:
+        print(f"herald: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("herald: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

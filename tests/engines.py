@@ -1,0 +1,81 @@
+"""Throwaway database engines for the portability tests: a local PostgreSQL cluster and a local Spark session."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@dataclass(frozen=True)
+class Postgres:
+    host: str
+    port: int
+    user: str
+    dbname: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "HERALD_TARGET": "postgres",
+            "HERALD_PG_HOST": self.host,
+            "HERALD_PG_PORT": str(self.port),
+            "HERALD_PG_USER": self.user,
+            "HERALD_PG_DBNAME": self.dbname,
+        }
+
+
+@contextmanager
+def postgres_cluster(base: Path) -> Iterator[Postgres]:
+    """initdb + pg_ctl on a spare port (about a second); runs as the postgres user when we are root."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise RuntimeError("PostgreSQL server binaries not found: apt-get install -y postgresql (make test does)")
+    data = base / "pgdata"
+    data.mkdir(parents=True)
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(data, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run([*as_user, initdb, "-A", "trust", "-U", "postgres", "-D", str(data)], check=True,
+                   capture_output=True)
+    opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", opts, "-l", str(data / "log"), "-w", "start"],
+                   check=True, capture_output=True)
+    try:
+        import psycopg2
+
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+                break
+            except psycopg2.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        conn.autocommit = True
+        conn.cursor().execute("create database herald")
+        conn.close()
+        yield Postgres("127.0.0.1", port, "postgres", "herald")
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)

@@ -1,0 +1,81 @@
+"""Readers never fail on a lock and never see a half-built warehouse while imports and builds run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from herald import landing, warehouse
+from herald.build import build
+from herald.demo import load_demo
+from herald.errors import BuildError
+from herald.importing import import_file
+from herald.project import Project
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _new_contacts_csv(path: Path, start: int, n: int) -> Path:
+    lines = ["Customer ID,Email,First name,Country"]
+    lines += [f"NEW{start + i:06d},new.person{start + i}@example.org,Ann,FR" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_reads_during_imports_and_builds_see_only_whole_builds(tmp_path: Path) -> None:
+    project = Project(root=ROOT, warehouse_dir=tmp_path / "warehouse")
+    load_demo(project)
+    first = build(project, quiet=True)
+    stop = tmp_path / "stop"
+    readers = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "tests/warehouse/reader_loop.py"), str(project.warehouse_dir), str(stop), "600"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(2)
+    ]
+    builds = [first.build_id]
+    try:
+        for round_ in range(2):
+            report = import_file(project, "profiles", _new_contacts_csv(tmp_path / f"new{round_}.csv", round_ * 50, 50))
+            assert report.rows_inserted == 50
+            builds.append(build(project, quiet=True).build_id)
+    finally:
+        stop.touch()
+        outputs = [r.communicate(timeout=120) for r in readers]
+    reads = [json.loads(line) for out, _ in outputs for line in out.splitlines() if line.strip()]
+    errors = [r["error"] for r in reads if "error" in r]
+    assert errors == [], f"{len(errors)} failed reads, first: {errors[:3]}"
+    assert len(reads) > 50, "readers barely ran; the test proves nothing"
+    figures_by_build: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
+    for r in reads:
+        assert r["profiles"] == r["identities"], f"profiles and identities disagree within build {r['build']}"
+        figures_by_build[r["build"]].add((r["profiles"], r["identities"], r["contacts"]))
+    assert all(len(f) == 1 for f in figures_by_build.values()), f"a build changed under a reader: {figures_by_build}"
+    assert set(figures_by_build) <= set(builds)
+    assert builds[-1] in figures_by_build, "readers never saw the last build"
+    profiles = [next(iter(figures_by_build[b]))[0] for b in builds if b in figures_by_build]
+    assert profiles == sorted(profiles)
+
+
+def test_a_failing_build_publishes_nothing(tmp_path: Path) -> None:
+    project = Project(root=ROOT, warehouse_dir=tmp_path / "warehouse")
+    load_demo(project)
+    good = build(project, quiet=True)
+    import pyarrow as pa
+
+    from herald.raw_schema import CONSENT_EVENTS
+
+    bad = pa.table({"consent_event_id": ["X1"], "external_key": ["C0000001"], "channel": ["carrier_pigeon"],
+                    "topic": ["newsletter"], "status": ["opt_in"],
+                    "occurred_at": pa.array([None], pa.timestamp("us")).fill_null(0)})
+    landing.land_batch(project, CONSENT_EVENTS, bad, source_file="bad.csv")
+    with pytest.raises(BuildError, match="nothing was published"):
+        build(project, quiet=True)
+    assert warehouse.current_path(project) == good.published_path
