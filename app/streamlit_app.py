@@ -1,0 +1,32 @@
+"""Herald's app: page config, navigation and the shared sidebar. Pages live in ``app/views/``.
+
+Run with ``streamlit run app/streamlit_app.py`` from the project folder (``make demo`` does).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Streamlit puts this file's folder on sys.path, not the project's; without an installed package the
+# ``app`` and ``herald`` imports below need the project folder.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app.ui import build_sidebar  # noqa: E402
+
+st.set_page_config(page_title="Herald", page_icon=":material/campaign:", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("views/profiles.py", title="Profiles", icon=":material/group:", url_path="profiles", default=True),
+    ]
+)
+
+with st.sidebar:
+    build_sidebar()
+
+page.run()

@@ -1,0 +1,60 @@
+"""Pieces every page shares: the published-build sidebar, the no-warehouse message, empty-aware charts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from app.charts import ChartOptions
+from app.data.warehouse import Missing, build_info, current_warehouse
+
+NO_WAREHOUSE_HELP = (
+    "Nothing has been published yet. Run `make demo` to load the demo data and build it, "
+    "or `herald build` after importing your own data; then reload this page."
+)
+
+OptionsT = TypeVar("OptionsT", bound=ChartOptions)
+
+
+def require_warehouse() -> str:
+    """The published file to read; when there is none, explain how to make one and stop the page here."""
+    db = current_warehouse()
+    if isinstance(db, Missing):
+        st.info(NO_WAREHOUSE_HELP, icon=":material/database:")
+        st.caption(db.reason)
+        st.stop()
+    return db
+
+
+def build_sidebar() -> None:
+    """Which published build the app is showing (from ``herald_meta.build_info``)."""
+    st.markdown("**Published build**")
+    db = current_warehouse()
+    if isinstance(db, Missing):
+        st.caption("None yet: run `make demo` or `herald build`.")
+        return
+    info = build_info(db)
+    if info is None:
+        st.caption(f"`{db.rsplit('/', 1)[-1]}` (no build record)")
+        return
+    lines = [f"Build `{info.build_id}`"]
+    if info.batch_cutoff:
+        lines.append(f"Data up to batch `{info.batch_cutoff}`")
+    if info.published_at is not None:
+        lines.append(f"Published {info.published_at:%Y-%m-%d %H:%M} UTC")
+    st.caption("  \n".join(lines))
+
+
+def chart_or_note(
+    build: Callable[[pd.DataFrame, OptionsT], alt.Chart], table: pd.DataFrame, options: OptionsT, empty: str
+) -> None:
+    """Show ``build(table, options)``, or a short note when there is nothing to draw."""
+    if table.empty:
+        st.markdown(f"**{options.title}**")
+        st.caption(empty)
+        return
+    st.altair_chart(build(table, options), width="stretch")
