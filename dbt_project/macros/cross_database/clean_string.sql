@@ -1,0 +1,17 @@
+{#-
+    clean_string(column): trims a raw string and turns "no value" into null.
+
+    Empty strings mean null in every source. On Spark, dbt seeds load empty cells as the string 'None',
+    so that value is nulled out there too.
+-#}
+{% macro clean_string(column) -%}
+    {{ return(adapter.dispatch('clean_string')(column)) }}
+{%- endmacro %}
+
+{% macro default__clean_string(column) -%}
+    nullif(trim({{ column }}), '')
+{%- endmacro %}
+
+{% macro spark__clean_string(column) -%}
+    case when trim({{ column }}) in ('', 'None') then null else trim({{ column }}) end
+{%- endmacro %}

@@ -1,0 +1,100 @@
+-- One row per email provider event, deduplicated on SendGrid's event id, tied to its message and profile.
+--
+-- profile_id: the profile of the message's contact (through identity resolution); for an event whose
+-- message is not in the message history, the profile whose email is the event's address.
+-- email: the recipient address, normalized (trimmed, lower-case) but not validated: quarantine is kept
+-- for the address that actually failed.
+-- bounce_type: 'hard' for a bounce of type 'bounce' (or without a type) and for a drop because the
+-- address bounced before ('Bounced Address'); 'soft' for a bounce of type 'blocked'; null otherwise.
+
+with
+
+events as (
+
+    select * from {{ ref('int_esp_events_deduplicated') }}
+
+),
+
+messages as (
+
+    select * from {{ ref('int_messages_deduplicated') }}
+
+),
+
+identities as (
+
+    select * from {{ ref('profile_identities') }}
+
+),
+
+email_owners as (
+
+    select distinct
+        email,
+        profile_id
+
+    from identities
+    where email is not null
+
+),
+
+with_message as (
+
+    select
+        events.sg_event_id,
+        events.message_id,
+        events.event_type,
+        coalesce(
+            {{ normalize_email('events.email') }},
+            case when messages.channel = 'email' then {{ normalize_email('messages.address') }} end
+        ) as email,
+        events.provider_bounce_type,
+        events.reason,
+        events.url,
+        events.occurred_at,
+        message_contacts.profile_id as message_profile_id
+
+    from events
+    left join messages
+        on events.message_id = messages.message_id
+    left join identities as message_contacts
+        on messages.external_key = message_contacts.external_key
+
+),
+
+final as (
+
+    select
+        ---------- ids
+        cast(with_message.sg_event_id as {{ dbt.type_string() }}) as message_event_id,
+        cast(with_message.message_id as {{ dbt.type_string() }}) as message_id,
+        cast(
+            coalesce(with_message.message_profile_id, email_owners.profile_id) as {{ dbt.type_string() }}
+        ) as profile_id,
+
+        ---------- strings
+        cast(with_message.event_type as {{ dbt.type_string() }}) as event_type,
+        cast(with_message.email as {{ dbt.type_string() }}) as email,
+        cast(
+            case
+                when with_message.event_type = 'bounce' and with_message.provider_bounce_type = 'blocked' then 'soft'
+                when with_message.event_type = 'bounce' then 'hard'
+                when with_message.event_type = 'dropped'
+                    and lower(with_message.reason) like '%bounced address%' then 'hard'
+            end as {{ dbt.type_string() }}
+        ) as bounce_type,
+        cast(with_message.provider_bounce_type as {{ dbt.type_string() }}) as provider_bounce_type,
+        cast(with_message.reason as {{ dbt.type_string() }}) as reason,
+        cast(with_message.url as {{ dbt.type_string() }}) as url,
+
+        ---------- timestamps
+        cast(with_message.occurred_at as {{ dbt.type_timestamp() }}) as occurred_at
+
+    from with_message
+    left join email_owners
+        on with_message.message_profile_id is null
+        and with_message.email = email_owners.email
+
+)
+
+select * from final

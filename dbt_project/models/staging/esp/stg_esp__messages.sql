@@ -1,0 +1,37 @@
+-- Messages sent in the past (message history) as landed, cleaned and typed.
+
+with
+
+source as (
+
+    select * from {{ source('esp', 'message_history') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        {{ clean_string('message_id') }} as message_id,
+        {{ clean_string('external_key') }} as external_key,
+        {{ clean_string('campaign_id') }} as campaign_id,
+
+        ---------- strings
+        {{ clean_string('campaign_name') }} as campaign_name,
+        lower({{ clean_string('channel') }}) as channel,
+        {{ clean_string('address') }} as address,
+
+        ---------- timestamps
+        cast(sent_at as {{ dbt.type_timestamp() }}) as sent_at,
+
+        ---------- batch
+        _batch_id as batch_id,
+        _source_file as source_file,
+        cast(_line_number as {{ dbt.type_bigint() }}) as source_line_number,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+
+    from source
+
+)
+
+select * from renamed
