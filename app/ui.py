@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -18,6 +20,14 @@ NO_WAREHOUSE_HELP = (
 )
 
 OptionsT = TypeVar("OptionsT", bound=ChartOptions)
+
+# Every ASCII punctuation character can be backslash-escaped in CommonMark.
+_MARKDOWN_SPECIAL = re.compile(f"([{re.escape(string.punctuation)}])")
+
+
+def plain(text: str) -> str:
+    """``text`` escaped so markdown shows it literally: no link syntax, emphasis, LaTeX or HTML from data or input."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def require_warehouse() -> str:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app import charts
 from app.data import profiles as data
-from app.ui import chart_or_note, require_warehouse
+from app.ui import chart_or_note, plain, require_warehouse
 
 # Columns of `profiles` shown in the 360° view's "Profile" table, in reading order.
 PROFILE_FIELDS = (
@@ -57,11 +57,12 @@ def overview(db: str) -> None:
     cols[0].metric("Profiles", f"{totals.profiles:,}", border=True)
     for col, (key, label) in zip(cols[1:], data.CHANNELS, strict=True):
         col.metric(
-            f"{label} reachable",
+            label,
             f"{dict(totals.reachable)[key]:,}",
-            delta=f"{totals.share(key):.1%} of profiles",
+            delta=f"{totals.share(key):.1%} reachable",
             delta_color="off",
             delta_arrow="off",
+            help=f"Profiles the {label} channel can reach now, and their share of all profiles.",
             border=True,
         )
 
@@ -108,7 +109,9 @@ def search(db: str) -> str | None:
         return None
     results = data.search_profiles(db, text)
     if results.empty:
-        st.info(f"No profile has an email or external key containing “{text.strip()}”.", icon=":material/search_off:")
+        st.info(
+            f"No profile has an email or external key containing “{plain(text.strip())}”.", icon=":material/search_off:"
+        )
         return None
     more = " (the first ones; refine the search to see others)" if len(results) >= data.SEARCH_LIMIT else ""
     st.caption(f"{len(results)} matching profile{'s' if len(results) != 1 else ''}{more}.")
@@ -137,13 +140,13 @@ def profile_360(db: str, profile_id: str) -> None:
         st.warning("This profile is not in the published warehouse any more (a newer build may have merged it).")
         return
     p = view.profile
-    st.subheader(f"{_text(p.get('full_name'))} · {_text(p.get('email'))}")
+    st.subheader(plain(f"{_text(p.get('full_name'))} · {_text(p.get('email'))}"))
     cols = st.columns(5)
     cols[0].metric("Orders", f"{len(view.orders):,}")
     cols[1].metric("Lifetime value (EUR)", _text(p.get("lifetime_value")))
     cols[2].metric("Messages received", f"{len(view.messages):,}")
     cols[3].metric("Engagement score", _text(p.get("engagement_score")))
-    cols[4].metric("Merged contacts", f"{len(view.identities):,}")
+    cols[4].metric("Source contacts", f"{len(view.identities):,}")
 
     tabs = st.tabs(["Attributes", "Identity", "Consents", "Orders", "Messages", "Timeline", "Devices"])
     with tabs[0]:

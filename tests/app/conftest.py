@@ -1,0 +1,76 @@
+"""Fixtures for the app tests: a published warehouse to point the app at, and helpers to read it directly."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FAKE = Path("/tmp/herald-dev/fake.py")
+
+
+class Warehouse:
+    """A published warehouse folder and read-only queries against the file ``CURRENT`` names."""
+
+    def __init__(self, warehouse_dir: Path) -> None:
+        self.dir = warehouse_dir
+
+    @property
+    def path(self) -> Path:
+        name = (self.dir / "CURRENT").read_text(encoding="utf-8").strip()
+        return self.dir / "published" / name
+
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    def value(self, sql: str, params: list[Any] | None = None) -> Any:
+        return self.rows(sql, params)[0][0]
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """A published warehouse, built once per session. Treat it as read-only."""
+    sys.path.insert(0, str(FAKE.parent))
+    import fake  # type: ignore[import-not-found]
+
+    wh_dir = tmp_path_factory.mktemp("app") / "warehouse"
+    fake.make(wh_dir)
+    yield Warehouse(wh_dir)
+
+
+@pytest.fixture
+def app_env(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
+    """Point the app (run in this process by AppTest) at the session warehouse."""
+    monkeypatch.setenv("HERALD_HOME", str(ROOT))
+    monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(warehouse.dir))
+    return warehouse
+
+
+@pytest.fixture
+def own_warehouse(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
+    """A private copy of the session warehouse that a test may publish into, with the app pointed at it."""
+    wh_dir = tmp_path / "warehouse"
+    (wh_dir / "published").mkdir(parents=True)
+    shutil.copyfile(warehouse.path, wh_dir / "published" / warehouse.path.name)
+    (wh_dir / "CURRENT").write_text(warehouse.path.name + "\n", encoding="utf-8")
+    monkeypatch.setenv("HERALD_HOME", str(ROOT))
+    monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(wh_dir))
+    return Warehouse(wh_dir)
+
+
+@pytest.fixture
+def no_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the app at a warehouse folder where nothing has been published."""
+    monkeypatch.setenv("HERALD_HOME", str(ROOT))
+    monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
+    return tmp_path / "warehouse"
