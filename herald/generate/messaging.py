@@ -1,0 +1,311 @@
+"""Consent, past campaigns, the messages they sent, and the email provider's events about them.
+
+Campaigns are sent in date order, each to a share of the people who had consented to its channel and topic at
+that moment, so an unsubscribe from one campaign keeps that person out of later campaigns on the same topic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from herald.generate._sql import lit, str_list
+from herald.generate.plan import Plan
+from herald.generate.reference import CAMPAIGNS, CONSENT_FORMS, IP_FIRST_OCTETS
+
+# channel, topic, share of eligible people who opted in
+_CONSENT_SPECS: tuple[tuple[str, str, float], ...] = (
+    ("email", "newsletter", 0.62),
+    ("email", "promotions", 0.5),
+    ("email", "product_updates", 0.25),
+    ("sms", "promotions", 0.24),
+    ("sms", "newsletter", 0.05),
+    ("push", "promotions", 0.6),
+    ("push", "product_updates", 0.5),
+    ("in_app", "product_updates", 0.7),
+    ("in_app", "promotions", 0.45),
+    ("direct_mail", "newsletter", 0.12),
+    ("direct_mail", "promotions", 0.08),
+)
+
+_GATES = {
+    "email": "p.mess IS DISTINCT FROM 'invalid_email'",
+    "sms": "NOT p.no_phone AND coalesce(p.mess, '') NOT IN ('odd_phone', 'empty')",
+    "push": "p.app_platform IS NOT NULL",
+    "in_app": "p.app_platform IS NOT NULL",
+    "direct_mail": "TRUE",
+}
+
+_SOFT_BOUNCES = (
+    ("4.2.2", "452 4.2.2 The email account that you tried to reach is over quota"),
+    ("4.7.1", "421 4.7.1 Temporary rate limit exceeded, try again later"),
+    ("4.4.2", "421 4.4.2 Connection dropped due to timeout"),
+)
+_DEFERRALS = (
+    "451 4.7.650 The mail server has been temporarily rate limited",
+    "421 4.7.0 Try again later, closing connection",
+)
+
+
+def _ip(key: str) -> str:
+    octets = str_list([str(o) for o in IP_FIRST_OCTETS])
+    return (
+        f"{octets}[ri({key}, 'ip1', {len(IP_FIRST_OCTETS)}) + 1] || '.' || ri({key}, 'ip2', 256) || '.'"
+        f" || ri({key}, 'ip3', 256) || '.' || (1 + ri({key}, 'ip4', 254))"
+    )
+
+
+def create_campaigns(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    rows = []
+    for c, campaign in enumerate(CAMPAIGNS, start=1):
+        send = campaign.send_date(plan.end_date)
+        send_e = int((dt.datetime(send.year, send.month, send.day, campaign.hour_utc) - dt.datetime(1970, 1, 1))
+                     .total_seconds())  # fmt: skip
+        rows.append(
+            f"({c}, {lit(f'CMP{c:02d}')}, {lit(campaign.display_name(plan.end_date))}, {lit(campaign.channel)}, "
+            f"{lit(campaign.topic)}, {send_e}, {campaign.share!r}, {lit(campaign.landing_path)})"
+        )
+    con.execute(
+        "CREATE OR REPLACE TABLE camp (c INTEGER, campaign_id VARCHAR, campaign_name VARCHAR, channel VARCHAR, "
+        "topic VARCHAR, send_e BIGINT, share DOUBLE, landing_path VARCHAR)"
+    )
+    con.execute("INSERT INTO camp VALUES " + ", ".join(rows))
+
+
+def create_consent_state(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """Table ``cons``: one row per opted-in (profile, channel, topic) with the opt-in and any later change."""
+    end = plan.end_epoch
+    specs = ", ".join(f"({lit(ch)}, {lit(t)}, {share!r})" for ch, t, share in _CONSENT_SPECS)
+    gates = " ".join(f"WHEN {lit(ch)} THEN {g}" for ch, g in _GATES.items())
+    forms = str_list(list(CONSENT_FORMS))
+    con.execute(f"""
+CREATE OR REPLACE TABLE cons AS
+WITH spec(channel, topic, share) AS (VALUES {specs}),
+cand AS (
+    SELECT p.i, p.created_e, p.app_reg_e, p.city, p.fate, s.channel, s.topic,
+        hash(p.i, s.channel, s.topic) AS ck
+    FROM p, spec s
+    WHERE (CASE s.channel {gates} END)
+      AND (u(hash(p.i, s.channel, s.topic), 'opt_in') < s.share OR (p.fate <> 'normal' AND s.channel = 'email'))
+), opted AS (
+    SELECT *,
+        CASE WHEN channel IN ('push', 'in_app') THEN 'app'
+             WHEN u(ck, 'source') < 0.5 THEN 'web_form'
+             WHEN u(ck, 'source') < 0.75 THEN 'checkout'
+             WHEN u(ck, 'source') < 0.9 THEN 'import'
+             ELSE 'store' END AS in_source,
+        least({end} - 120, CASE WHEN channel IN ('push', 'in_app') THEN app_reg_e + 5 + ri(ck, 'in', 600)
+             WHEN u(ck, 'at_signup') < 0.6 THEN created_e + 30 + ri(ck, 'in', 900)
+             ELSE created_e + floor(({end} - created_e) * 0.5 * u(ck, 'in_later'))::BIGINT END) AS in_e
+    FROM cand
+), changed AS (
+    SELECT *,
+        CASE WHEN fate = 'normal' AND u(ck, 'pc_out') < 0.05
+             THEN in_e + 60 + floor(({end} - in_e - 120) * u(ck, 'pc_out_at'))::BIGINT END AS out_e
+    FROM opted
+)
+SELECT i, channel, topic, in_e, in_source,
+    CASE in_source
+        WHEN 'web_form' THEN {forms}[ri(ck, 'form', {len(CONSENT_FORMS)}) + 1]
+        WHEN 'checkout' THEN 'form-checkout-optin'
+        WHEN 'import' THEN 'crm-migration-' || strftime(ts(in_e), '%Y')
+        WHEN 'store' THEN 'pos-' || lower(replace(city, ' ', '-'))
+        ELSE printf('D%0{plan.key_digits}d-1', i) END AS in_evidence,
+    CASE WHEN in_source IN ('web_form', 'checkout', 'app') THEN {_ip("ck")} END AS in_ip,
+    out_e,
+    'pc-' || hx(ck, 'pc_session')[:12] AS out_evidence,
+    {_ip("hash(ck, 1)")} AS out_ip,
+    CASE WHEN out_e IS NOT NULL AND u(ck, 'reopt') < 0.15
+         THEN out_e + 60 + floor(({end} - out_e - 120) * u(ck, 'reopt_at'))::BIGINT END AS re_e
+FROM changed
+""")
+    con.execute(
+        "CREATE OR REPLACE TABLE unsubs (i BIGINT, channel VARCHAR, topic VARCHAR, at_e BIGINT, source VARCHAR, "
+        "evidence VARCHAR, ip VARCHAR)"
+    )
+
+
+def send_campaigns(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """Table ``msg``: every past message with its fate at the provider, campaign by campaign in date order."""
+    order = [int(c) for (c,) in con.execute("SELECT c FROM camp ORDER BY send_e, c").fetchall()]
+    for n, c in enumerate(order):
+        sql = _campaign_sql(plan, c, first=n == 0)
+        con.execute(f"CREATE OR REPLACE TABLE msg AS {sql}" if n == 0 else f"INSERT INTO msg {sql}")
+        con.execute(f"""
+INSERT INTO unsubs
+SELECT i, channel, topic, unsub_e,
+    CASE channel WHEN 'sms' THEN 'sms_reply' ELSE 'unsubscribe_link' END,
+    message_id,
+    CASE channel WHEN 'email' THEN {_ip("mk")} END
+FROM msg WHERE c = {c} AND unsub_e IS NOT NULL
+""")
+
+
+def _campaign_sql(plan: Plan, c: int, *, first: bool) -> str:
+    end = plan.end_epoch
+    # How many emails each person got before: deliverability stories depend on it.
+    prev = (
+        "SELECT NULL::BIGINT AS i, 0::BIGINT AS n_prev WHERE FALSE"
+        if first
+        else "SELECT i, count(*) AS n_prev FROM msg WHERE channel = 'email' GROUP BY i"
+    )
+    return f"""
+WITH cp AS (SELECT * FROM camp WHERE c = {c}),
+prev AS ({prev}),
+aud AS (
+    SELECT p.i, p.external_key, p.fate, p.open_rate, cp.*,
+        coalesce(prev.n_prev, 0) AS n_prev,
+        hash(p.i, cp.c) AS mk,
+        CASE cp.channel WHEN 'email' THEN trim(p.email) WHEN 'sms' THEN p.phone_e164 ELSE d.token END AS address
+    FROM cp
+    JOIN cons k ON k.channel = cp.channel AND k.topic = cp.topic
+    JOIN p ON p.i = k.i
+    LEFT JOIN prev ON prev.i = p.i
+    LEFT JOIN devices d ON d.i = p.i AND d.k = 0
+    WHERE k.in_e < cp.send_e
+      AND NOT (k.out_e IS NOT NULL AND k.out_e < cp.send_e AND (k.re_e IS NULL OR k.re_e > cp.send_e))
+      AND NOT EXISTS (SELECT 1 FROM unsubs x
+                      WHERE x.i = k.i AND x.channel = k.channel AND x.topic = k.topic AND x.at_e < cp.send_e)
+      AND (u(p.i, 'audience' || cp.c) < cp.share OR (p.fate <> 'normal' AND cp.channel = 'email'))
+      AND (cp.channel <> 'push'
+           OR (d.registered_e < cp.send_e AND (d.unregistered_e IS NULL OR d.unregistered_e > cp.send_e)))
+), sent AS (
+    SELECT *,
+        send_e + ri(mk, 'throttle', CASE channel WHEN 'email' THEN 7200 WHEN 'sms' THEN 1800 ELSE 600 END)
+            AS sent_e,
+        CASE WHEN channel <> 'email' THEN 'delivered'
+             WHEN fate = 'hard' THEN CASE WHEN n_prev = 0 THEN 'hard' ELSE 'dropped_bounce' END
+             WHEN fate = 'quarantine' THEN 'soft'
+             WHEN fate = 'reset' THEN CASE WHEN n_prev < 3 THEN 'soft' ELSE 'delivered' END
+             WHEN fate = 'complainer' THEN CASE WHEN n_prev = 0 THEN 'complained' ELSE 'dropped_spam' END
+             WHEN u(mk, 'outcome') < 0.012 THEN 'soft'
+             WHEN u(mk, 'outcome') < 0.035 THEN 'deferred'
+             ELSE 'delivered' END AS outcome
+    FROM aud
+), timed AS (
+    SELECT *,
+        sent_e + 1 + ri(mk, 'processed', 4) AS processed_e,
+        CASE WHEN channel = 'email' AND outcome IN ('delivered', 'deferred', 'complained')
+             THEN floor(4.5 * pow(u(mk, 'opens'), 2))::BIGINT END AS open_draw
+    FROM sent
+), engaged AS (
+    SELECT *,
+        CASE outcome WHEN 'deferred' THEN processed_e + 60 + ri(mk, 'deferred', 1200) END AS deferred_e,
+        CASE WHEN outcome = 'deferred' THEN processed_e + 1900 + ri(mk, 'delivered', 5400)
+             WHEN outcome IN ('delivered', 'complained') THEN processed_e + 2 + ri(mk, 'delivered', 40)
+        END AS delivered_e,
+        CASE WHEN open_draw IS NOT NULL AND u(mk, 'open') < open_rate THEN 1 + open_draw ELSE 0 END AS n_opens
+    FROM timed
+), opened AS (
+    SELECT *,
+        CASE WHEN n_opens > 0 THEN delivered_e + 60 + floor(259200 * pow(u(mk, 'open_delay'), 3))::BIGINT END
+            AS first_open_e,
+        CASE WHEN n_opens > 0 AND u(mk, 'click') < 0.28 THEN (CASE WHEN u(mk, 'clicks') < 0.3 THEN 2 ELSE 1 END)
+             ELSE 0 END AS n_clicks
+    FROM engaged
+)
+SELECT
+    campaign_id || '-' || external_key AS message_id,
+    i, external_key, c, mk, campaign_id, campaign_name, channel, topic, landing_path, address, sent_e,
+    outcome, processed_e, deferred_e, delivered_e, n_opens, first_open_e, n_clicks,
+    CASE WHEN fate = 'normal' AND channel = 'email' AND n_opens > 0 AND u(mk, 'unsub') < 0.03
+              AND first_open_e + 620 < {end}
+             THEN first_open_e + 20 + ri(mk, 'unsub_at', 600)
+         WHEN channel = 'sms' AND u(mk, 'stop') < 0.015 THEN sent_e + 60 + ri(mk, 'stop_at', 7200)
+    END AS unsub_e
+FROM opened
+"""
+
+
+def message_history_sql() -> str:
+    return """
+SELECT message_id, external_key, campaign_id, campaign_name, channel, address, ts(sent_e) AS sent_at
+FROM msg
+"""
+
+
+def consent_events_sql(plan: Plan) -> str:
+    return f"""
+WITH ev AS (
+    SELECT i, channel, topic, 'opt_in' AS status, in_source AS source, in_evidence AS evidence_id,
+        in_ip AS ip_address, in_e AS at_e
+    FROM cons
+    UNION ALL
+    SELECT i, channel, topic, 'opt_out', 'preference_center', out_evidence, out_ip, out_e FROM cons
+    WHERE out_e IS NOT NULL
+    UNION ALL
+    SELECT i, channel, topic, 'opt_in', 'preference_center', out_evidence, out_ip, re_e FROM cons
+    WHERE re_e IS NOT NULL
+    UNION ALL
+    SELECT i, channel, topic, 'opt_out', source, evidence, ip, at_e FROM unsubs
+)
+SELECT
+    printf('CE%0{plan.event_digits}d', row_number() OVER (ORDER BY at_e, i, channel, topic, status))
+        AS consent_event_id,
+    p.external_key, channel, topic, status, source, evidence_id, ip_address, ts(at_e) AS occurred_at
+FROM ev JOIN p USING (i)
+"""
+
+
+def esp_events_sql(plan: Plan) -> str:
+    """SendGrid Event Webhook rows for every email message; a few events are posted twice, as SendGrid does."""
+    end = plan.end_epoch
+    soft_status = str_list([s for s, _ in _SOFT_BOUNCES])
+    soft_reason = str_list([r for _, r in _SOFT_BOUNCES])
+    deferrals = str_list(list(_DEFERRALS))
+    return f"""
+WITH m AS (SELECT * FROM msg WHERE channel = 'email'),
+ev AS (
+    SELECT message_id, mk, address, 'processed' AS event, 0 AS k, processed_e AS at_e,
+        NULL AS bounce_type, NULL AS reason, NULL AS status, NULL AS url
+    FROM m
+    UNION ALL
+    SELECT message_id, mk, address, 'dropped', 0, processed_e + 1, NULL,
+        CASE outcome WHEN 'dropped_bounce' THEN 'Bounced Address' ELSE 'Spam Reporting Address' END, NULL, NULL
+    FROM m WHERE outcome LIKE 'dropped%'
+    UNION ALL
+    SELECT message_id, mk, address, 'deferred', 0, deferred_e, NULL, {deferrals}[ri(mk, 'deferral', 2) + 1],
+        NULL, NULL
+    FROM m WHERE outcome = 'deferred'
+    UNION ALL
+    SELECT message_id, mk, address, 'delivered', 0, delivered_e, NULL, NULL, NULL, NULL
+    FROM m WHERE delivered_e IS NOT NULL
+    UNION ALL
+    SELECT message_id, mk, address, 'bounce', 0, processed_e + 3 + ri(mk, 'bounce_at', 90),
+        CASE outcome WHEN 'hard' THEN 'bounce' ELSE 'blocked' END,
+        CASE outcome WHEN 'hard' THEN '550 5.1.1 The email account that you tried to reach does not exist'
+             ELSE {soft_reason}[ri(mk, 'soft', 3) + 1] END,
+        CASE outcome WHEN 'hard' THEN '5.1.1' ELSE {soft_status}[ri(mk, 'soft', 3) + 1] END,
+        NULL
+    FROM m WHERE outcome IN ('hard', 'soft')
+    UNION ALL
+    SELECT message_id, mk, address, 'open', k,
+        first_open_e + CASE WHEN k = 0 THEN 0 ELSE k * 600 + ri(hash(mk, k), 'reopen', 172800) END,
+        NULL, NULL, NULL, NULL
+    FROM m, range(n_opens) t(k)
+    UNION ALL
+    SELECT message_id, mk, address, 'click', k, first_open_e + 5 + ri(hash(mk, k), 'click_at', 300) + k * 60,
+        NULL, NULL, NULL,
+        'https://shop.example.com' || landing_path || '?utm_source=email&utm_campaign=' || lower(campaign_id)
+    FROM m, range(n_clicks) t(k)
+    UNION ALL
+    SELECT message_id, mk, address, 'spamreport', 0, delivered_e + 3600 + ri(mk, 'complaint_at', 172800),
+        NULL, NULL, NULL, NULL
+    FROM m WHERE outcome = 'complained'
+    UNION ALL
+    SELECT message_id, mk, address, 'unsubscribe', 0, unsub_e, NULL, NULL, NULL, NULL
+    FROM m WHERE unsub_e IS NOT NULL
+), happened AS (
+    SELECT *, hx(message_id, event || k) AS sg_event_id FROM ev WHERE at_e < {end}
+), posted AS (
+    SELECT *, 1 AS post FROM happened
+    UNION ALL
+    SELECT *, 2 FROM happened WHERE u(sg_event_id, 'retry') < 0.004 OR event = 'spamreport'
+)
+SELECT sg_event_id,
+    hx(message_id, 'sg_message') || '.filter' || (10 + ri(mk, 'filter', 90)) || '.0' AS sg_message_id,
+    message_id, event, address AS email, bounce_type, reason, status, url, ts(at_e) AS occurred_at,
+    row_number() OVER (ORDER BY at_e, sg_event_id, post) AS _line_number
+FROM posted
+"""
