@@ -123,15 +123,27 @@ def search(db: str) -> str | None:
         "Profile", options=list(labels), format_func=labels.__getitem__, key="profile_pick"
     )
     with st.expander("All matches", expanded=False):
-        st.dataframe(results, hide_index=True)
+        _table(results, "No matches.")
     return chosen
+
+
+_WORDS = {"id": "ID", "ip": "IP", "eur": "EUR", "url": "URL", "rfm": "RFM"}
+
+
+def _label(column: str) -> str:
+    """A readable header for a mart column: ``is_delivered`` → "Delivered", ``sent_at`` → "Sent at (UTC)"."""
+    words = column.removeprefix("is_").split("_")
+    text = " ".join(_WORDS.get(w, w) for w in words)
+    text = text[:1].upper() + text[1:]
+    return f"{text} (UTC)" if column.endswith("_at") else text
 
 
 def _table(frame: pd.DataFrame, empty: str, columns: list[str] | None = None) -> None:
     if frame.empty:
         st.caption(empty)
-    else:
-        st.dataframe(frame, hide_index=True, column_order=columns)
+        return
+    config: dict[str, Any] = {c: st.column_config.Column(_label(str(c))) for c in frame.columns}
+    st.dataframe(frame, hide_index=True, column_order=columns, column_config=config)
 
 
 def profile_360(db: str, profile_id: str) -> None:
@@ -156,14 +168,14 @@ def profile_360(db: str, profile_id: str) -> None:
             fields = pd.DataFrame(
                 [(label, _text(p.get(name))) for name, label in PROFILE_FIELDS], columns=["field", "value"]
             )
-            st.dataframe(fields, hide_index=True)
+            _table(fields, "")
         with right:
             st.markdown("**Reachability**")
             reach = pd.DataFrame(
                 [(label, _text(p.get(f"is_{key}_reachable"))) for key, label in data.CHANNELS],
                 columns=["channel", "reachable"],
             )
-            st.dataframe(reach, hide_index=True)
+            _table(reach, "")
             st.markdown("**Custom attributes**")
             _table(view.attributes, "No custom attributes.")
     with tabs[1]:
@@ -192,10 +204,8 @@ def profile_360(db: str, profile_id: str) -> None:
         )
         if not view.order_lines.empty:
             st.markdown("**Order lines**")
-            st.dataframe(
-                view.order_lines,
-                hide_index=True,
-                column_order=["order_id", "product_name", "category", "quantity", "unit_price", "line_amount"],
+            _table(
+                view.order_lines, "", ["order_id", "product_name", "category", "quantity", "unit_price", "line_amount"]
             )
     with tabs[4]:
         _table(
@@ -216,7 +226,7 @@ def profile_360(db: str, profile_id: str) -> None:
         )
         if not view.message_events.empty:
             st.markdown("**Provider events**")
-            st.dataframe(view.message_events, hide_index=True)
+            _table(view.message_events, "")
     with tabs[5]:
         if view.timeline.empty:
             st.caption("No activity recorded for this profile.")
@@ -227,7 +237,7 @@ def profile_360(db: str, profile_id: str) -> None:
                 ),
                 width="stretch",
             )
-            st.dataframe(view.timeline, hide_index=True)
+            _table(view.timeline, "")
     with tabs[6]:
         _table(
             view.devices, "No push device registered.", ["platform", "is_active", "registered_at", "unregistered_at"]
