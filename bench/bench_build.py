@@ -38,9 +38,20 @@ def _child_peak_mb() -> float:
 def generate(out: Path, profiles: int, events: int) -> float:
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-m", "herald.cli", "generate", "--profiles", str(profiles),
-         "--events-per-profile", str(events), "--out", str(out)],
-        check=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "herald.cli",
+            "generate",
+            "--profiles",
+            str(profiles),
+            "--events-per-profile",
+            str(events),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        cwd=ROOT,
     )
     return time.monotonic() - started
 
@@ -115,9 +126,11 @@ def main() -> None:
         con.close()
         size_gb = project.build_path.stat().st_size / 1e9
         print()
-        print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-              f"duckdb {duckdb.__version__}")
+        print(
+            f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
+            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+            f"duckdb {duckdb.__version__}"
+        )
         print(f"data: {profiles:,} profiles, {events:,} events in profile_events, build file {size_gb:.1f} GB")
         print(f"{'step':<34}{'seconds':>10}{'peak RSS MB':>14}")
         print(f"{'herald generate':<34}{gen_s:>10.1f}{gen_peak:>14,.0f}")

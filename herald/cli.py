@@ -161,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="Maintenance commands for Herald's own developers")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="DEV_COMMAND")
-    p = dev_sub.add_parser("render-dbt-yaml", help="Regenerate dbt YAML from the raw schema",
-                           description=cmd_render_dbt_yaml.__doc__)
+    p = dev_sub.add_parser(
+        "render-dbt-yaml", help="Regenerate dbt YAML from the raw schema", description=cmd_render_dbt_yaml.__doc__
+    )
     p.set_defaults(handler=cmd_render_dbt_yaml)
     return parser
 

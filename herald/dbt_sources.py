@@ -11,20 +11,23 @@ from pathlib import Path
 
 import yaml
 
-from herald.raw_schema import ALL_TABLES, BATCH_COLUMNS, RawTable, RawType
+from herald.raw_schema import ALL_TABLES, BATCH_COLUMNS, IMPORT_BATCHES, RawTable, RawType
 
 SOURCES_PATH = Path("dbt_project/models/staging/_sources.yml")
 DEMO_SEEDS_PATH = Path("seeds/demo/_demo__seeds.yml")
 
 _HEADER = "# Generated from herald/raw_schema.py by `herald dev render-dbt-yaml`; do not edit by hand.\n"
 
+
 # On DuckDB a source reads the landing zone's Parquet batches directly (no copy, no lock), limited to the
 # batches that existed when the build started; other engines read tables of the same name in the raw schema.
-_EXTERNAL_LOCATION = (
-    "{{ \"(select * from read_parquet('\" ~ env_var('HERALD_LANDING_DIR') ~ \"/{name}/*.parquet', "
-    "union_by_name=true) where _batch_id <= '\" ~ env_var('HERALD_BATCH_CUTOFF', '~') ~ \"')\" "
-    "if target.type == 'duckdb' else '' }}"
-)
+def _external_location(batch_column: str) -> str:
+    sql = (
+        "(select * from read_parquet('\" ~ env_var('HERALD_LANDING_DIR') ~ \"/{name}/*.parquet', union_by_name=true) "
+        f"where {batch_column} <= '\" ~ env_var('HERALD_BATCH_CUTOFF', '~') ~ \"')"
+    )
+    return '{{ "' + sql + "\" if target.type == 'duckdb' else '' }}"
+
 
 _SEED_TYPES: dict[RawType, str] = {
     "varchar": "{{ 'string' if target.type == 'spark' else 'varchar' }}",
@@ -49,6 +52,8 @@ def _source_table(t: RawTable) -> dict[str, object]:
         "loaded_at_field": t.loaded_at_column,
         "columns": columns,
     }
+    if t is IMPORT_BATCHES:
+        entry["meta"] = {"external_location": _external_location("batch_id")}
     return entry
 
 
@@ -63,7 +68,7 @@ def render_sources() -> str:
                 "name": system,
                 "description": f"Raw {system} data as landed, one append-only batch at a time.",
                 "schema": "{{ target.schema }}_raw",
-                "meta": {"external_location": _EXTERNAL_LOCATION},
+                "meta": {"external_location": _external_location("_batch_id")},
                 "config": {
                     "freshness": {
                         "warn_after": {"count": 2, "period": "day"},
@@ -92,7 +97,6 @@ def render_demo_seeds() -> str:
             }
         )
     return _HEADER + yaml.safe_dump({"version": 2, "seeds": seeds}, sort_keys=False, width=120)
-
 
 
 def write_all(root: Path) -> list[Path]:

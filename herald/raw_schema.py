@@ -192,10 +192,20 @@ ESP_EVENTS = RawTable(
     key="sg_event_id",
     loaded_at_column="_loaded_at",
     columns=(
-        _c("sg_event_id", "varchar", "SendGrid's event id (the same event may be posted more than once).", required=True),
+        _c(
+            "sg_event_id",
+            "varchar",
+            "SendGrid's event id (the same event may be posted more than once).",
+            required=True,
+        ),
         _c("sg_message_id", "varchar", "SendGrid's message id."),
         _c("message_id", "varchar", "Herald's message id, carried back in custom_args."),
-        _c("event", "varchar", "processed, delivered, deferred, bounce, dropped, open, click, spamreport, unsubscribe.", required=True),
+        _c(
+            "event",
+            "varchar",
+            "processed, delivered, deferred, bounce, dropped, open, click, spamreport, unsubscribe.",
+            required=True,
+        ),
         _c("email", "varchar", "Recipient address."),
         _c("bounce_type", "varchar", "For bounce events: bounce (hard) or blocked (soft)."),
         _c("reason", "varchar", "Provider's reason text for bounces, drops and deferrals."),

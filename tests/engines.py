@@ -56,11 +56,15 @@ def postgres_cluster(base: Path) -> Iterator[Postgres]:
         shutil.chown(data, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     port = free_port()
-    subprocess.run([*as_user, initdb, "-A", "trust", "-U", "postgres", "-D", str(data)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*as_user, initdb, "-A", "trust", "-U", "postgres", "-D", str(data)], check=True, capture_output=True
+    )
     opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", opts, "-l", str(data / "log"), "-w", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-o", opts, "-l", str(data / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         import psycopg2
 

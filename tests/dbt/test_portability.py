@@ -35,8 +35,16 @@ CHECKS: dict[str, str] = {
     "profiles_order_count": "sum(order_count)",
 }
 MART_COUNTS = [
-    "profiles", "profile_identities", "profile_consents", "address_quarantines", "profile_events", "orders",
-    "order_lines", "messages", "message_events", "push_devices",
+    "profiles",
+    "profile_identities",
+    "profile_consents",
+    "address_quarantines",
+    "profile_events",
+    "orders",
+    "order_lines",
+    "messages",
+    "message_events",
+    "push_devices",
 ]
 
 
@@ -46,9 +54,7 @@ def _figures(run: Any, schema: str) -> dict[str, Any]:
         out[f"{mart}_rows"] = run(f"select count(*) from {schema}{mart}")
     for name, expr in CHECKS.items():
         out[name] = run(f"select {expr} from {schema}profiles")
-    out["quarantined"] = run(
-        f"select count(*) from {schema}address_quarantines where quarantine_status <> 'active'"
-    )
+    out["quarantined"] = run(f"select count(*) from {schema}address_quarantines where quarantine_status <> 'active'")
     out["opted_in"] = run(f"select count(*) from {schema}profile_consents where is_opted_in")
     return {k: (int(v) if v is not None else None) for k, v in out.items()}
 
@@ -83,8 +89,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield pg
 
 
-def test_postgres_builds_and_agrees_with_duckdb(postgres: Any, duckdb_figures: dict[str, Any],
-                                                 tmp_path: Path) -> None:
+def test_postgres_builds_and_agrees_with_duckdb(postgres: Any, duckdb_figures: dict[str, Any], tmp_path: Path) -> None:
     import psycopg2
 
     _dbt(["build"], postgres.env(), tmp_path)  # seeds (demo + reference), models, data and unit tests
@@ -110,8 +115,10 @@ def test_spark_builds_and_agrees_with_duckdb(duckdb_figures: dict[str, Any], tmp
     spark = (
         SparkSession.builder.master("local[2]")
         .config("spark.sql.warehouse.dir", f"{spark_dir}/warehouse")
-        .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                f"jdbc:derby:;databaseName={spark_dir}/metastore_db;create=true")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={spark_dir}/metastore_db;create=true",
+        )
         .config("spark.ui.enabled", "false")
         .enableHiveSupport()
         .getOrCreate()

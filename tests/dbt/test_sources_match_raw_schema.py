@@ -6,7 +6,6 @@ import csv
 
 from herald import dbt_sources
 from herald.raw_schema import ALL_TABLES, BATCH_COLUMNS, IMPORT_BATCHES
-
 from tests.conftest import ROOT
 
 

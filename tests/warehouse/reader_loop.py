@@ -32,8 +32,10 @@ def main(warehouse_dir: str, stop_file: str, max_seconds: float) -> None:
                 ).fetchone()  # type: ignore[misc]
             finally:
                 con.close()
-            print(json.dumps({"build": build_id, "profiles": profiles, "identities": identities,
-                              "contacts": contacts}), flush=True)
+            print(
+                json.dumps({"build": build_id, "profiles": profiles, "identities": identities, "contacts": contacts}),
+                flush=True,
+            )
         except Exception as exc:  # every failure is the finding: report it, keep reading
             print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
         time.sleep(0.01)

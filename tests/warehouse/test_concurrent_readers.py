@@ -35,8 +35,17 @@ def test_reads_during_imports_and_builds_see_only_whole_builds(tmp_path: Path) -
     stop = tmp_path / "stop"
     readers = [
         subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/warehouse/reader_loop.py"), str(project.warehouse_dir), str(stop), "600"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                str(ROOT / "tests/warehouse/reader_loop.py"),
+                str(project.warehouse_dir),
+                str(stop),
+                "600",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(2)
     ]
@@ -72,9 +81,16 @@ def test_a_failing_build_publishes_nothing(tmp_path: Path) -> None:
 
     from herald.raw_schema import CONSENT_EVENTS
 
-    bad = pa.table({"consent_event_id": ["X1"], "external_key": ["C0000001"], "channel": ["carrier_pigeon"],
-                    "topic": ["newsletter"], "status": ["opt_in"],
-                    "occurred_at": pa.array([None], pa.timestamp("us")).fill_null(0)})
+    bad = pa.table(
+        {
+            "consent_event_id": ["X1"],
+            "external_key": ["C0000001"],
+            "channel": ["carrier_pigeon"],
+            "topic": ["newsletter"],
+            "status": ["opt_in"],
+            "occurred_at": pa.array([None], pa.timestamp("us")).fill_null(0),
+        }
+    )
     landing.land_batch(project, CONSENT_EVENTS, bad, source_file="bad.csv")
     with pytest.raises(BuildError, match="nothing was published"):
         build(project, quiet=True)

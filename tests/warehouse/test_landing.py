@@ -26,8 +26,13 @@ def test_a_batch_is_typed_like_the_raw_table_and_missing_columns_are_null(projec
 
 
 def test_batches_append_and_are_audited(project: Project) -> None:
-    first = landing.land_batch(project, CRM_CONTACTS, _contacts(["C1"]), source_file="a.csv",
-                               counts=landing.BatchCounts(read=3, inserted=1, updated=0, rejected=2))
+    first = landing.land_batch(
+        project,
+        CRM_CONTACTS,
+        _contacts(["C1"]),
+        source_file="a.csv",
+        counts=landing.BatchCounts(read=3, inserted=1, updated=0, rejected=2),
+    )
     second = landing.land_batch(project, CRM_CONTACTS, _contacts(["C1"]), source_file="b.csv")
     assert first.batch_id < second.batch_id  # ids sort by time, so "latest batch wins" is well defined
     con = duckdb.connect()
