@@ -12,19 +12,24 @@ import altair as alt
 import pandas as pd
 
 FONT_SIZE = 13
+BAR_STEP = 26  # pixels per bar when the height follows the number of categories
+DEFAULT_HEIGHT = 300
 # Fixed colours so a status means the same colour on every chart and every page.
 CONSENT_COLOURS = {"opted in": "#2e7d32", "opted out": "#c62828", "no record": "#9e9e9e"}
-QUARANTINE_COLOURS = {"active": "#9e9e9e", "quarantined": "#ef6c00", "denylisted": "#b71c1c"}
+QUARANTINE_COLOURS = {"quarantined": "#ef6c00", "denylisted": "#b71c1c"}
 TIMELINE_COLOURS = {"behaviour": "#1565c0", "order": "#2e7d32", "message": "#ef6c00"}
 
 
 @dataclass(frozen=True, slots=True)
 class ChartOptions:
-    """Presentation choices common to every chart: a title, an optional subtitle and a height in pixels."""
+    """Presentation choices common to every chart: a title, an optional subtitle and a height in pixels.
+
+    Without a height, bar charts give each bar a fixed band so every category label stays readable.
+    """
 
     title: str
     subtitle: str | None = None
-    height: int = 300
+    height: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +43,11 @@ def _title(options: ChartOptions) -> alt.Title:
     return alt.Title(options.title, subtitle=options.subtitle or "", anchor="start")
 
 
-def _themed(chart: alt.Chart, options: ChartOptions) -> alt.Chart:
-    """Apply the shared theme: title, size and readable axes and legends."""
+def _themed(chart: alt.Chart, options: ChartOptions, *, bars: bool = False) -> alt.Chart:
+    """Apply the shared theme: title, size and readable axes and legends. ``bars``: one band per category."""
+    height: int | alt.Step = options.height or (alt.Step(BAR_STEP) if bars else DEFAULT_HEIGHT)
     themed: alt.Chart = (
-        chart.properties(title=_title(options), height=options.height)
+        chart.properties(title=_title(options), height=height)
         .configure_axis(labelFontSize=FONT_SIZE - 1, titleFontSize=FONT_SIZE, labelLimit=220)
         .configure_legend(labelFontSize=FONT_SIZE - 1, titleFontSize=FONT_SIZE, orient="bottom")
         .configure_title(fontSize=FONT_SIZE + 3, subtitleFontSize=FONT_SIZE - 1)
@@ -66,7 +72,7 @@ def profiles_by_country(table: pd.DataFrame, options: TopOptions) -> alt.Chart:
             tooltip=[alt.Tooltip("country_code:N", title="Country"), alt.Tooltip("profiles:Q", title="Profiles")],
         )
     )
-    return _themed(chart, options)
+    return _themed(chart, options, bars=True)
 
 
 def consent_by_channel(table: pd.DataFrame, options: ChartOptions) -> alt.Chart:
@@ -86,7 +92,7 @@ def consent_by_channel(table: pd.DataFrame, options: ChartOptions) -> alt.Chart:
             ],
         )
     )
-    return _themed(chart, options)
+    return _themed(chart, options, bars=True)
 
 
 def quarantine_reasons(table: pd.DataFrame, options: ChartOptions) -> alt.Chart:
@@ -108,7 +114,7 @@ def quarantine_reasons(table: pd.DataFrame, options: ChartOptions) -> alt.Chart:
             ],
         )
     )
-    return _themed(chart, options)
+    return _themed(chart, options, bars=True)
 
 
 def rfm_segments(table: pd.DataFrame, options: ChartOptions) -> alt.Chart:
@@ -126,7 +132,7 @@ def rfm_segments(table: pd.DataFrame, options: ChartOptions) -> alt.Chart:
             ],
         )
     )
-    return _themed(chart, options)
+    return _themed(chart, options, bars=True)
 
 
 def profile_timeline(table: pd.DataFrame, options: ChartOptions) -> alt.Chart:

@@ -108,23 +108,34 @@ def consent_by_channel(db: str) -> pd.DataFrame:
     return out.sort_values(["channel", "consent"], ignore_index=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Quarantines:
+    """Addresses that ever failed: counts of the blocked ones by reason, and how many are still sendable."""
+
+    blocked: pd.DataFrame  # channel, quarantine_status, quarantine_reason, addresses (status not `active`)
+    still_active: int
+
+
 @st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
-def quarantine_reasons(db: str) -> pd.DataFrame:
-    """Columns ``channel``, ``quarantine_status``, ``quarantine_reason``, ``addresses`` over addresses that failed."""
+def quarantines(db: str) -> Quarantines:
+    """Quarantined and denylisted addresses by channel, status and reason; failed-but-active ones counted apart."""
     with read_only(db) as con:
         q = con.table("address_quarantines")
-        expr = (
-            q.group_by(
+        failed = q.filter(q.quarantine_status != "active")
+        blocked = (
+            failed.group_by(
                 [
                     "channel",
                     "quarantine_status",
-                    q.quarantine_reason.fill_null("none").name("quarantine_reason"),
+                    failed.quarantine_reason.fill_null("unknown").name("quarantine_reason"),
                 ]
             )
-            .aggregate(addresses=q.count())
+            .aggregate(addresses=failed.count())
             .order_by(["channel", ibis.desc("addresses")])
+            .to_pandas()
         )
-        return expr.to_pandas()
+        active = q.filter(q.quarantine_status == "active").count().to_pyarrow().as_py()
+    return Quarantines(blocked=blocked, still_active=int(active))
 
 
 @st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)

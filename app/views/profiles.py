@@ -74,11 +74,13 @@ def overview(db: str) -> None:
             charts.TopOptions("Profiles by country", "Largest 15 countries"),
             "No profiles yet.",
         )
+        quarantines = data.quarantines(db)
+        still = f"{quarantines.still_active:,} more failed but can still be sent to"
         chart_or_note(
             charts.quarantine_reasons,
-            data.quarantine_reasons(db),
-            charts.ChartOptions("Quarantined addresses", "Addresses that ever failed, by reason and status"),
-            "No address has failed yet.",
+            quarantines.blocked,
+            charts.ChartOptions("Quarantined addresses", f"By channel and reason; {still}"),
+            f"No address is quarantined ({still}).",
         )
     with right:
         chart_or_note(
@@ -138,12 +140,15 @@ def _label(column: str) -> str:
     return f"{text} (UTC)" if column.endswith("_at") else text
 
 
-def _table(frame: pd.DataFrame, empty: str, columns: list[str] | None = None) -> None:
+def _table(frame: pd.DataFrame, empty: str, columns: list[str] | None = None, *, full: bool = False) -> None:
     if frame.empty:
         st.caption(empty)
         return
     config: dict[str, Any] = {c: st.column_config.Column(_label(str(c))) for c in frame.columns}
-    st.dataframe(frame, hide_index=True, column_order=columns, column_config=config)
+    # `full` shows every row without an inner scrollbar: for short key/value tables read top to bottom.
+    st.dataframe(
+        frame, hide_index=True, column_order=columns, column_config=config, height="content" if full else "auto"
+    )
 
 
 def profile_360(db: str, profile_id: str) -> None:
@@ -168,7 +173,7 @@ def profile_360(db: str, profile_id: str) -> None:
             fields = pd.DataFrame(
                 [(label, _text(p.get(name))) for name, label in PROFILE_FIELDS], columns=["field", "value"]
             )
-            _table(fields, "")
+            _table(fields, "", full=True)
         with right:
             st.markdown("**Reachability**")
             reach = pd.DataFrame(

@@ -84,3 +84,13 @@ def test_custom_attributes_become_a_table(raw: str | None, expected: list[tuple[
     assert list(table.columns) == ["attribute", "value"]
     assert list(table.itertuples(index=False, name=None)) == expected
     assert isinstance(table, pd.DataFrame)
+
+
+def test_quarantines_split_blocked_from_still_active(app_env, db: str) -> None:  # type: ignore[no-untyped-def]
+    result = data.quarantines(db)
+    assert "active" not in set(result.blocked["quarantine_status"])
+    blocked = app_env.value("select count(*) from address_quarantines where quarantine_status <> 'active'")
+    assert int(result.blocked["addresses"].sum()) == blocked
+    assert result.still_active == app_env.value(
+        "select count(*) from address_quarantines where quarantine_status = 'active'"
+    )
