@@ -96,9 +96,11 @@ def test_profiles_page_in_chromium(server: str, warehouse, tmp_path: Path) -> No
 
     executable = _chromium()
     total = warehouse.value("select count(*) from profiles")
-    email, full_name = warehouse.rows(
-        "select email, full_name from profiles where email is not null order by order_count desc, profile_id limit 1"
+    profile_id, email, full_name = warehouse.rows(
+        "select profile_id, email, full_name from profiles where email is not null "
+        "order by order_count desc, profile_id limit 1"
     )[0]
+    orders = warehouse.value("select count(*) from orders where profile_id = ?", [profile_id])
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
@@ -119,7 +121,8 @@ def test_profiles_page_in_chromium(server: str, warehouse, tmp_path: Path) -> No
             search.press("Enter")
             heading = page.get_by_role("heading", name=f"{full_name} · {email}")
             heading.wait_for(state="visible")
-            expect(page.get_by_test_id("stMetricLabel").filter(has_text="Orders")).to_be_visible()
+            orders_metric = page.get_by_test_id("stMetric").filter(has=page.get_by_text("Orders", exact=True))
+            expect(orders_metric.get_by_test_id("stMetricValue")).to_have_text(f"{orders:,}")
             # The run is over once the "running" indicator is gone; only then are all tables drawn.
             expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
             expect(page.get_by_role("tab", name="Timeline")).to_be_visible()
