@@ -112,9 +112,10 @@ def _choose_encoding(path: Path, head: bytes, requested: str | None) -> tuple[st
 
 def _lookup_codec(path: Path, name: str) -> str:
     try:
-        return codecs.lookup(name).name
+        canonical = codecs.lookup(name).name
     except LookupError:
         raise ImportFileError(f"{path}: unknown encoding {name!r}") from None
+    return {"iso8859-1": "latin-1"}.get(canonical, canonical)
 
 
 def _codec_from_bom(head: bytes) -> str | None:

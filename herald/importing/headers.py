@@ -141,13 +141,15 @@ class ColumnPlan:
     """Which header fills which raw column; equal when matches, unmatched and blank headers are equal.
 
     ``sources`` pairs each matched raw column with the index of its header; ``unmatched`` holds the indexes of
-    non-blank headers that fill no column, ``blank`` those of headers with no name.
+    non-blank headers that fill no column, ``blank`` those of headers with no name. ``shadowed`` pairs unmatched
+    headers that would have filled a column with that column, which a stronger match already fills.
     """
 
     matches: tuple[ColumnMatch, ...]
     sources: tuple[tuple[str, int], ...]
     unmatched: tuple[int, ...]
     blank: tuple[int, ...]
+    shadowed: tuple[tuple[int, str], ...] = ()
 
     def source_of(self, column: str) -> int | None:
         for name, index in self.sources:
@@ -195,9 +197,11 @@ def match_columns(
             claims.setdefault(synonyms[key], []).append((index, "synonym"))
 
     chosen: dict[int, ColumnMatch] = {}
+    shadowed: list[tuple[int, str]] = []
     for column, candidates in claims.items():
         strongest = max(_PRECEDENCE[m] for _, m in candidates)
         winners = [(i, m) for i, m in candidates if _PRECEDENCE[m] == strongest]
+        shadowed.extend((i, column) for i, m in candidates if _PRECEDENCE[m] < strongest)
         if len(winners) > 1:
             names = " and ".join(repr(headers[i]) for i, _ in winners)
             raise ImportFileError(
@@ -213,6 +217,7 @@ def match_columns(
         sources=tuple((m.column, i) for i, m in ordered),
         unmatched=unmatched,
         blank=tuple(blank),
+        shadowed=tuple(sorted(shadowed)),
     )
 
 

@@ -84,7 +84,7 @@ def import_file(
     plan = match_columns(path, headers, table, mapping.columns)
     _check_required(path, headers, plan, table, mapping)
     unmatched = tuple(headers[i] for i in plan.unmatched)
-    attribute_keys = _check_unknown(path, table, unmatched, unknown_columns)
+    attribute_keys = _check_unknown(path, table, plan, headers, unknown_columns)
     today = dt.datetime.now(dt.UTC).date()
     defaults = _typed_defaults(mapping_path or path, table, mapping, info.delimiter, requested_order, today)
 
@@ -208,13 +208,17 @@ def _check_required(path: Path, headers: tuple[str, ...], plan: ColumnPlan, tabl
         )
 
 
-def _check_unknown(path: Path, table: RawTable, unmatched: tuple[str, ...], mode: UnknownColumns) -> dict[str, str]:
+def _check_unknown(
+    path: Path, table: RawTable, plan: ColumnPlan, headers: tuple[str, ...], mode: UnknownColumns
+) -> dict[str, str]:
     """Raise for unknown headers in ``error`` mode; in ``attributes`` mode, their attribute keys."""
+    unmatched = tuple(headers[i] for i in plan.unmatched)
     if not unmatched or mode == "ignore":
         return {}
     if mode == "error":
         suggestions = {h: s for h in unmatched if (s := suggest_column(h, table)) is not None}
-        listed = ", ".join(_with_hint(h, suggestions) for h in unmatched)
+        taken = {headers[i]: column for i, column in plan.shadowed}
+        listed = ", ".join(_with_hint(h, suggestions, taken, plan) for h in unmatched)
         keep = " or 'attributes' to keep them in each contact's attributes" if table is CRM_CONTACTS else ""
         raise UnknownColumnsError(
             f"{path}: {len(unmatched)} column(s) match no {table.name} column: {listed}. Map them in a mapping "
@@ -232,7 +236,11 @@ def _check_unknown(path: Path, table: RawTable, unmatched: tuple[str, ...], mode
     return keys
 
 
-def _with_hint(header: str, suggestions: dict[str, str]) -> str:
+def _with_hint(header: str, suggestions: dict[str, str], taken: dict[str, str], plan: ColumnPlan) -> str:
+    if header in taken:
+        column = taken[header]
+        winner = next(m.source for m in plan.matches if m.column == column)
+        return f'"{header}" ({column} is already read from "{winner}")'
     return f'"{header}" (did you mean {suggestions[header]}?)' if header in suggestions else f'"{header}"'
 
 
