@@ -45,7 +45,7 @@ def export_table(project: Project, name: str, fmt: ExportFormat, out: Path) -> E
             suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
             raise ExportError(f"no table {name!r} in the published warehouse.{suggestion} Tables: {', '.join(tables)}")
         relation = con.table(name)
-        rows = _write(relation.fetch_record_batch(_BATCH_ROWS), fmt, out)
+        rows = _write(relation.to_arrow_reader(_BATCH_ROWS), fmt, out)
         return ExportResult(source=name, path=out, rows=rows, build_id=_build_id(con))
     finally:
         con.close()
@@ -62,7 +62,7 @@ def export_audience(project: Project, name: str, fmt: ExportFormat, out: Path) -
             "join profiles p using (profile_id) where m.audience_name = $name and m.is_current",
             params={"name": name},
         )
-        rows = _write(relation.fetch_record_batch(_BATCH_ROWS), fmt, out)
+        rows = _write(relation.to_arrow_reader(_BATCH_ROWS), fmt, out)
         if rows == 0:
             raise ExportError(f"audience {name!r} has no members in the published warehouse (or does not exist)")
         return ExportResult(source=f"audience:{name}", path=out, rows=rows, build_id=_build_id(con))
