@@ -76,11 +76,16 @@ def overview(db: str) -> None:
         )
         quarantines = data.quarantines(db)
         still = f"{quarantines.still_active:,} more failed but can still be sent to"
+        none_blocked = (
+            f"No address is quarantined; {quarantines.still_active:,} failed but can still be sent to."
+            if quarantines.still_active
+            else "No address has failed yet."
+        )
         chart_or_note(
             charts.quarantine_reasons,
             quarantines.blocked,
             charts.ChartOptions("Quarantined addresses", f"By channel and reason; {still}"),
-            f"No address is quarantined ({still}).",
+            none_blocked,
         )
     with right:
         chart_or_note(

@@ -157,3 +157,21 @@ def test_a_new_publish_is_shown_without_restarting(own_warehouse) -> None:  # ty
     assert not at.exception, at.exception
     assert _number(_metrics(at)["Profiles"]) == before - 1
     assert "Build `next-build`" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_an_empty_published_warehouse_shows_notes_instead_of_charts(own_warehouse) -> None:  # type: ignore[no-untyped-def]
+    con = duckdb.connect(str(own_warehouse.path))
+    for table in ("profiles", "profile_identities", "profile_consents", "address_quarantines"):
+        con.execute(f"delete from {table}")
+    con.execute("checkpoint")
+    con.close()
+
+    at = AppTest.from_file(ROUTER, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert _metrics(at)["Profiles"] == "0"
+    assert not at.get("vega_lite_chart")
+    notes = " ".join(c.value for c in at.caption)
+    for note in ("No profiles yet.", "No consent has been recorded yet.", "No address has failed yet."):
+        assert note in notes
+    _search(at, "anyone")
+    assert not at.selectbox
