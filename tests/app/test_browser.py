@@ -30,7 +30,9 @@ WAIT_MS = 30_000
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _chromium() -> str:
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium; checked before the warehouse is built and the server started."""
     path = shutil.which("chromium")
     if path is None:
         message = "Debian's chromium is not installed (`make test` installs it: apt-get install -y chromium)"
@@ -91,10 +93,10 @@ def server(warehouse, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyp
         log.close()
 
 
-def test_profiles_page_in_chromium(server: str, warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_profiles_page_in_chromium(chromium: str, server: str, warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect, sync_playwright
 
-    executable = _chromium()
+    expect.set_options(timeout=WAIT_MS)
     total = warehouse.value("select count(*) from profiles")
     profile_id, email, full_name = warehouse.rows(
         "select profile_id, email, full_name from profiles where email is not null "
@@ -103,7 +105,7 @@ def test_profiles_page_in_chromium(server: str, warehouse, tmp_path: Path) -> No
     orders = warehouse.value("select count(*) from orders where profile_id = ?", [profile_id])
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS, timeout=WAIT_MS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.set_default_timeout(WAIT_MS)
