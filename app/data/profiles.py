@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import streamlit as st
+from ibis.backends.duckdb import Backend as IbisDuckDB
 
 from app.data.warehouse import CACHE_TTL, read_only
 
@@ -27,8 +28,8 @@ CHANNELS: tuple[tuple[str, str], ...] = (
     ("direct_mail", "Direct mail"),
 )
 SEARCH_LIMIT = 50
-# Longer input cannot match an address or key and would only make the scan slower.
-MAX_QUERY_LENGTH = 200
+# An email address has at most 254 characters: longer input cannot match and would only slow the scan.
+MAX_QUERY_LENGTH = 254
 NO_RECORD = "no record"
 
 
@@ -205,7 +206,7 @@ def attributes_table(raw: object) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["attribute", "value"])
 
 
-def _for_profile(con: Any, table: str, profile_id: str, order: list[ir.Value] | None = None) -> pd.DataFrame:
+def _for_profile(con: IbisDuckDB, table: str, profile_id: str, order: list[ir.Value] | None = None) -> pd.DataFrame:
     t = con.table(table)
     expr = t.filter(t.profile_id == profile_id)
     if order:

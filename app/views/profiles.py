@@ -108,13 +108,14 @@ def search(db: str) -> str | None:
     text = st.text_input(
         "Email or external key",
         key="profile_search",
-        placeholder="Part of an email address or external key, e.g. anna@ or CRM-0042",
+        placeholder="Part of an email address or external key, e.g. anna@ or C00042",
         max_chars=data.MAX_QUERY_LENGTH,
     )
-    if not data.normalize_query(text):
+    needle = data.normalize_query(text)
+    if not needle:
         st.caption("Type part of an email address or an external key (merged contacts' keys count too).")
         return None
-    results = data.search_profiles(db, text)
+    results = data.search_profiles(db, needle)
     if results.empty:
         st.info(
             f"No profile has an email or external key containing “{plain(text.strip())}”.", icon=":material/search_off:"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def test_totals_equal_the_published_counts(app_env) -> None:  # type: ignore[no-
 def test_breakdowns_are_titled_altair_charts(app_env) -> None:  # type: ignore[no-untyped-def]
     at = _page(app_env)
     charts = at.get("vega_lite_chart")
-    titles = {c.proto.spec and __import__("json").loads(c.proto.spec)["title"]["text"] for c in charts}
+    titles = {json.loads(c.proto.spec)["title"]["text"] for c in charts}
     assert {"Profiles by country", "Consent by channel", "Quarantined addresses", "RFM segments"} <= titles
 
 
@@ -175,3 +176,32 @@ def test_an_empty_published_warehouse_shows_notes_instead_of_charts(own_warehous
         assert note in notes
     _search(at, "anyone")
     assert not at.selectbox
+
+
+def test_the_360_view_shows_identities_consents_and_custom_attributes(app_env) -> None:  # type: ignore[no-untyped-def]
+    # A merged profile with consents and custom attributes exercises every table of the view.
+    profile_id, email, attributes = app_env.rows(
+        "select p.profile_id, p.email, p.attributes from profiles p "
+        "where p.merged_contact_count > 1 and p.email is not null and p.attributes is not null "
+        "and exists (select 1 from profile_consents c where c.profile_id = p.profile_id) "
+        "order by p.profile_id limit 1"
+    )[0]
+    at = _search(_page(app_env), email)
+    assert at.selectbox(key="profile_pick").value == profile_id
+    frames = [d.value for d in at.dataframe]
+
+    keys = {
+        k for (k,) in app_env.rows("select external_key from profile_identities where profile_id = ?", [profile_id])
+    }
+    assert len(keys) > 1
+    assert any("match_rule" in f.columns and set(f["external_key"]) == keys for f in frames)
+
+    evidence = app_env.rows(
+        "select channel, topic, evidence_id from profile_consents where profile_id = ? order by all", [profile_id]
+    )
+    consents = next(f for f in frames if "evidence_id" in f.columns and "topic" in f.columns)
+    shown = sorted(consents[["channel", "topic", "evidence_id"]].itertuples(index=False, name=None), key=str)
+    assert shown == sorted(evidence, key=str)
+
+    custom = next(f for f in frames if list(f.columns) == ["attribute", "value"])
+    assert set(custom["attribute"]) == set(json.loads(attributes))
