@@ -7,6 +7,12 @@ import pytest
 
 from app.data import profiles as data
 
+# Deprecations inside ibis 12 under duckdb 1.5 / pandas 3, not in Herald's code.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:fetch_arrow_table\\(\\) is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:The 'future.infer_string' option is deprecated"),
+]
+
 
 @pytest.fixture
 def db(app_env) -> str:  # type: ignore[no-untyped-def]

@@ -23,6 +23,12 @@ HOSTILE = [
     '") or 1=1 --',
 ]
 
+# Deprecations inside ibis 12 under duckdb 1.5 / pandas 3, not in Herald's code.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:fetch_arrow_table\\(\\) is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:The 'future.infer_string' option is deprecated"),
+]
+
 
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
