@@ -31,14 +31,17 @@ def current_path(project: Project) -> Path:
     return path
 
 
-def connect(project: Project) -> duckdb.DuckDBPyConnection:
-    """A read-only DuckDB connection to the current published warehouse. Close it when done."""
-    return duckdb.connect(str(current_path(project)), read_only=True)
+def connect(project: Project, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection to the current published warehouse (or to ``path``, a published file
+    resolved earlier, so several queries can share one build). Close it when done."""
+    return duckdb.connect(str(path or current_path(project)), read_only=True)
 
 
-def connect_ibis(project: Project) -> IbisDuckDB:
-    """A read-only ibis connection to the current published warehouse (queries are lazy until executed)."""
-    return ibis.duckdb.connect(str(current_path(project)), read_only=True)
+def connect_ibis(project: Project, path: Path | None = None) -> IbisDuckDB:
+    """A read-only ibis connection to the current published warehouse, or to ``path`` (see ``connect``).
+
+    Queries are lazy until executed."""
+    return ibis.duckdb.connect(str(path or current_path(project)), read_only=True)
 
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
