@@ -101,7 +101,7 @@ def load_demo(project: Project) -> list[LandedBatch]:
 
 def _write_parquet(table: RawTable, rel: duckdb.DuckDBPyRelation, target: Path) -> int:
     """Write ``rel`` typed as ``table``'s landing shape to ``target`` in one atomic rename; returns the rows."""
-    data = landing.conform(table, rel.fetch_arrow_table())
+    data = landing.conform(table, rel.to_arrow_table())
     tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         pq.write_table(data, tmp, compression="zstd")

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 from herald.generate._sql import float_list, int_list, inverse_cdf, str_list
-from herald.generate.plan import SESSION_LENGTH, Plan
+from herald.generate.plan import CREATED_SKEW, CREATED_SPAN, SESSION_LENGTH, YEAR, Plan
 from herald.generate.reference import (
     APP_VERSIONS,
     CAMPAIGNS,
@@ -32,30 +32,41 @@ _ORDER_HOURS = (0.4, 0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 1.2, 2.2, 3.0, 3.4, 3.8,
 _WEEKDAY = (0.95, 0.95, 1.0, 1.0, 1.05, 1.15, 1.2)
 
 
+# How often each category is browsed and bought.
+_CATEGORY_WEIGHTS = {
+    "apparel": 26,
+    "shoes": 18,
+    "beauty": 14,
+    "accessories": 12,
+    "home": 10,
+    "electronics": 8,
+    "sports": 7,
+    "kids": 5,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Product:
-    """One catalogue entry; ``rank`` orders products by popularity (0 = best seller)."""
+    """One catalogue entry; within a category, lower product ids sell better."""
 
     product_id: str
     name: str
     category: str
     price_eur: float
-    rank: int
 
 
 def catalogue() -> list[Product]:
     rng = random.Random("herald-catalogue")
-    drafts: list[tuple[str, str, float]] = []
+    products: list[Product] = []
     for category, nouns, (low, high) in CATEGORIES:
-        for noun in nouns:
-            for adjective in rng.sample(PRODUCT_ADJECTIVES, 3):
-                price = round(rng.uniform(low, high)) - rng.choice((0.01, 0.05, 0.01))
-                drafts.append((f"{adjective} {noun}", category, round(price, 2)))
-    ranks = list(range(len(drafts)))
-    rng.shuffle(ranks)  # best sellers spread over every category
-    return [
-        Product(f"P{k + 1:04d}", name, category, price, ranks[k]) for k, (name, category, price) in enumerate(drafts)
-    ]
+        drafts = [
+            (f"{adjective} {noun}", category) for noun in nouns for adjective in rng.sample(PRODUCT_ADJECTIVES, 3)
+        ]
+        rng.shuffle(drafts)
+        for name, cat in drafts:
+            price = round(round(rng.uniform(low, high)) - rng.choice((0.01, 0.05, 0.01)), 2)
+            products.append(Product(f"P{len(products) + 1:04d}", name, cat, price))
+    return products
 
 
 def _black_friday(year: int) -> dt.date:
@@ -98,102 +109,130 @@ def day_weights(plan: Plan, *, orders: bool) -> list[float]:
     return weights
 
 
-def _time_sql(plan: Plan, key: str, *, orders: bool, created: str = "created_e") -> str:
-    """Epoch seconds of an activity keyed by ``key``: a weighted day, a local hour, clamped after sign-up."""
+def _local_time_sql(plan: Plan, key: str, *, orders: bool) -> str:
+    """Epoch seconds, read as local wall-clock time, of an activity keyed by ``key``: a weighted day and hour."""
     days = int_list(inverse_cdf(day_weights(plan, orders=orders), DAY_LUT_SIZE))
     hours = int_list(inverse_cdf(_ORDER_HOURS if orders else _EVENT_HOURS, HOUR_LUT_SIZE))
-    start, end = plan.start_epoch, plan.end_epoch
-    raw = (
-        f"({start} + {days}[ri({key}, 'day', {DAY_LUT_SIZE}) + 1] * 86400"
-        f" + ({hours}[ri({key}, 'hour', {HOUR_LUT_SIZE}) + 1] - utc_offset) * 3600 + ri({key}, 'second', 3600))"
-    )
-    wrapped = f"(CASE WHEN {raw} >= {end} THEN {raw} - 86400 WHEN {raw} < {start} THEN {raw} + 86400 ELSE {raw} END)"
-    # Someone who signed up during the year is only active after signing up: squeeze their year into the rest.
     return (
-        f"(CASE WHEN {created} <= {start} THEN {wrapped} "
-        f"ELSE {created} + floor(({wrapped} - {start}) * ({end} - {created}) / {end - start})::BIGINT END)"
+        f"({plan.start_epoch} + {days}[ri({key}, 'day', {DAY_LUT_SIZE}) + 1] * 86400"
+        f" + {hours}[ri({key}, 'hour', {HOUR_LUT_SIZE}) + 1] * 3600 + ri({key}, 'second', 3600))"
+    )
+
+
+def _wrap_sql(plan: Plan, column: str) -> str:
+    """Keep a time shifted by a time zone inside the window by moving it one day."""
+    start, end = plan.start_epoch, plan.end_epoch
+    return (
+        f"(CASE WHEN {column} >= {end} THEN {column} - 86400 "
+        f"WHEN {column} < {start} THEN {column} + 86400 ELSE {column} END)"
     )
 
 
 class _Catalogue:
-    """The catalogue as SQL list literals, indexed by popularity rank (1-based)."""
+    """The catalogue as SQL list literals indexed by product number (1-based), grouped by category."""
 
     def __init__(self) -> None:
-        by_rank = sorted(catalogue(), key=lambda p: p.rank)
+        products = catalogue()
         categories = [c for c, _, _ in CATEGORIES]
-        self.size = len(by_rank)
-        self.ids = str_list([p.product_id for p in by_rank])
-        self.names = str_list([p.name for p in by_rank])
-        self.categories = str_list([p.category for p in by_rank])
-        self.prices = float_list([p.price_eur for p in by_rank])
+        self.size = len(products)
+        self.ids = str_list([p.product_id for p in products])
+        self.names = str_list([p.name for p in products])
+        self.categories = str_list([p.category for p in products])
+        self.prices = float_list([p.price_eur for p in products])
         self.category_names = str_list(categories)
-        # For each category, the popularity ranks (1-based) of its products, best sellers first.
-        self.ranks_by_category = "[" + ", ".join(
-            int_list([k + 1 for k, p in enumerate(by_rank) if p.category == c]) for c in categories
-        ) + "]"  # fmt: skip
-        self.category_index = {c: k + 1 for k, c in enumerate(categories)}
+        sizes = [sum(1 for p in products if p.category == c) for c in categories]
+        self.offsets = int_list([sum(sizes[:k]) for k in range(len(sizes))])
+        self.sizes = int_list(sizes)
+        weights = [_CATEGORY_WEIGHTS[c] for c in categories]
+        self.category_lut = int_list([k + 1 for k in inverse_cdf(weights, 100)])
+
+    def category(self, key: str, salt: str) -> str:
+        """A 1-based category number, drawn by popularity."""
+        return f"{self.category_lut}[ri({key}, '{salt}', 100) + 1]"
+
+    def product(self, category: str, key: str, salt: str) -> str:
+        """A 1-based product number in ``category``: the first products of a category sell much better."""
+        return (
+            f"({self.offsets}[{category}] + floor({self.sizes}[{category}] * pow(u({key}, '{salt}'), 1.8))::BIGINT + 1)"
+        )
 
 
-def _zipf_rank(key: str, salt: str, size: int | str) -> str:
-    """A 1-based rank where low ranks are much more likely (best sellers)."""
-    return f"(floor({size} * pow(u({key}, '{salt}'), 2.2))::BIGINT + 1)"
+def orders_sql(plan: Plan) -> str:
+    """Internal table of orders (without their lines, which are recomputed from the order's hash when needed).
 
-
-def order_lines_sql(plan: Plan) -> str:
-    """Internal table of orders × lines (each order's lines, with the order's own fields repeated)."""
-    cat = _Catalogue()
-    fx_case = "CASE currency " + " ".join(f"WHEN '{c}' THEN {r}" for c, r in FX_FROM_EUR.items()) + " END"
+    Order counts are per segment (most people order rarely, loyal customers often) and shrink with a shorter
+    tenure, so someone who signed up last month has a month's worth of orders.
+    """
+    start, end = plan.start_epoch, plan.end_epoch
     counts = "[0, 1, 2, 3 + ri(i, 'n_orders', 3), 6 + ri(i, 'n_orders', 7), 13 + ri(i, 'n_orders', 28)]"
     line_lut = int_list([x + 1 for x in inverse_cdf([45, 28, 15, 8, 4], 100)])
     return f"""
-WITH orders AS (
-    SELECT i, external_key, currency, utc_offset, created_e, app_platform, k,
-        hash(i, k) AS ok
-    FROM p, range({counts}[seg + 1]) t(k)
+WITH counted AS (
+    SELECT i, currency, utc_offset, created_e, app_platform,
+        floor({counts}[seg + 1] * least(1.0, ({end} - created_e) / {YEAR}) + u(i, 'order_round'))::BIGINT AS n
+    FROM p
+), orders AS (
+    SELECT c.* EXCLUDE (n), hash(i, k) AS ok FROM counted c, range(n) t(k)
+), drawn AS (
+    SELECT *, {_local_time_sql(plan, "ok", orders=True)} - utc_offset * 3600 AS raw_e FROM orders
+), wrapped AS (
+    SELECT *, {_wrap_sql(plan, "raw_e")} AS year_e FROM drawn
 ), timed AS (
-    SELECT *, {_time_sql(plan, "ok", orders=True)} AS ordered_e FROM orders
-), numbered AS (
-    SELECT *, row_number() OVER (ORDER BY ordered_e, i, k) AS order_no FROM timed
-), lined AS (
-    SELECT n.*, l.line_no, hash(ok, l.line_no) AS lk
-    FROM numbered n, range(1, {line_lut}[ri(ok, 'lines', 100) + 1] + 1) l(line_no)
+    -- Someone who signed up during the year orders after signing up: the year's shape, squeezed.
+    SELECT *, CASE WHEN created_e <= {start} THEN year_e
+                   ELSE created_e + floor((year_e - {start}) * ({end} - created_e) / {end - start})::BIGINT END
+        AS ordered_e
+    FROM wrapped
 )
-SELECT
-    printf('O%0{plan.event_digits}d', order_no) AS order_id,
-    order_no, line_no, external_key, ordered_e, currency,
+SELECT i, ok, currency, ordered_e, {line_lut}[ri(ok, 'lines', 100) + 1] AS n_lines,
+    row_number() OVER (ORDER BY ordered_e, ok) AS order_no,
     CASE WHEN u(ok, 'status') < 0.06 THEN 'cancelled' WHEN u(ok, 'status') < 0.10 THEN 'refunded'
          ELSE 'completed' END AS status,
     CASE WHEN u(ok, 'channel') < 0.12 THEN 'store'
-         WHEN app_platform IS NOT NULL AND u(ok, 'channel') < 0.5 THEN 'app' ELSE 'web' END AS sales_channel,
-    {_zipf_rank("lk", "product", cat.size)} AS product_rank,
-    CASE WHEN u(lk, 'qty') < 0.82 THEN 1 WHEN u(lk, 'qty') < 0.96 THEN 2 ELSE 3 END AS quantity,
-    {fx_case} AS fx
-FROM lined
+         WHEN app_platform IS NOT NULL AND u(ok, 'channel') < 0.5 THEN 'app' ELSE 'web' END AS sales_channel
+FROM timed
 """
 
 
-def shop_order_lines_sql() -> str:
+def _lines_sql(plan: Plan) -> str:
+    """Every order's lines: category by popularity, product by best-seller rank, price in the order currency."""
+    cat = _Catalogue()
+    fx_case = "CASE currency " + " ".join(f"WHEN '{c}' THEN {r}" for c, r in FX_FROM_EUR.items()) + " END"
+    return f"""
+WITH lined AS (
+    SELECT o.*, line_no, hash(ok, line_no) AS lk FROM orders o, range(1, n_lines + 1) t(line_no)
+), picked AS (
+    SELECT *, {cat.product(cat.category("lk", "category"), "lk", "product")} AS product_no FROM lined
+)
+SELECT *,
+    'O' || lpad(order_no::VARCHAR, {plan.event_digits}, '0') AS order_id,
+    CASE WHEN u(lk, 'qty') < 0.82 THEN 1 WHEN u(lk, 'qty') < 0.96 THEN 2 ELSE 3 END AS quantity,
+    ceil({cat.prices}[product_no] * {fx_case}) - 0.01 AS unit_price
+FROM picked
+"""
+
+
+def shop_order_lines_sql(plan: Plan) -> str:
     cat = _Catalogue()
     return f"""
 SELECT order_id || '-' || line_no AS order_line_id, order_id,
-    {cat.ids}[product_rank] AS product_id,
-    {cat.names}[product_rank] AS product_name,
-    {cat.categories}[product_rank] AS category,
-    quantity,
-    ceil({cat.prices}[product_rank] * fx) - 0.01 AS unit_price
-FROM order_lines
+    {cat.ids}[product_no] AS product_id,
+    {cat.names}[product_no] AS product_name,
+    {cat.categories}[product_no] AS category,
+    quantity, unit_price
+FROM ({_lines_sql(plan)})
 """
 
 
-def shop_orders_sql() -> str:
-    cat = _Catalogue()
+def shop_orders_sql(plan: Plan) -> str:
     return f"""
-SELECT order_id, any_value(external_key) AS external_key, any_value(status) AS status,
-    any_value(sales_channel) AS sales_channel, any_value(currency) AS currency,
-    round(sum(quantity * (ceil({cat.prices}[product_rank] * fx) - 0.01)), 2) AS total_amount,
-    ts(any_value(ordered_e)) AS ordered_at
-FROM order_lines
-GROUP BY order_id
+WITH totals AS (
+    SELECT order_no, round(sum(quantity * unit_price), 2) AS total_amount FROM ({_lines_sql(plan)}) GROUP BY order_no
+)
+SELECT 'O' || lpad(o.order_no::VARCHAR, {plan.event_digits}, '0') AS order_id,
+    key_of(o.i) AS external_key, o.status, o.sales_channel, o.currency, t.total_amount,
+    ts(o.ordered_e) AS ordered_at
+FROM orders o JOIN totals t USING (order_no)
 """
 
 
@@ -203,7 +242,7 @@ def devices_sql(plan: Plan) -> str:
     return f"""
 WITH d AS (
     SELECT i, external_key, k,
-        printf('D%0{plan.key_digits}d-%d', i, k + 1) AS device_id,
+        'D' || lpad(i::VARCHAR, {plan.key_digits}, '0') || '-' || (k + 1) AS device_id,
         CASE WHEN k = 0 THEN app_platform
              WHEN u(i, 'second_platform') < 0.7 THEN app_platform
              WHEN app_platform = 'ios' THEN 'android' ELSE 'ios' END AS platform,
@@ -231,19 +270,15 @@ FROM devices
 """
 
 
-def profile_activity_sql() -> str:
-    """Internal table ``pe``: the few profile fields app events need, small enough to join per chunk."""
-    return "SELECT i, external_key, created_e, utc_offset, app_platform FROM p"
-
-
 def app_events_sql(plan: Plan, first: int, last: int) -> str:
-    """App events numbered ``first`` .. ``last - 1`` (a chunk); sessions are ``SESSION_LENGTH`` events long.
+    """App events numbered ``first`` .. ``last - 1`` (a chunk, aligned to sessions); no join, so chunks stay cheap.
 
-    A session belongs to one profile, drawn with a long tail (a few very active people, most occasional), and
-    browses one category.
+    A session is ``SESSION_LENGTH`` events of one profile browsing one category. The session's time comes first;
+    its profile is drawn with a long tail (a few very active people, most occasional) among the people who had
+    signed up by then, so activity grows with the customer base instead of piling up on newcomers.
     """
     cat = _Catalogue()
-    n_active = plan.active_profiles
+    n, end, start = plan.profiles, plan.end_epoch, plan.start_epoch
     mult, offset = plan.permutation
     versions = str_list(list(APP_VERSIONS))
     nv = len(APP_VERSIONS)
@@ -252,39 +287,48 @@ def app_events_sql(plan: Plan, first: int, last: int) -> str:
     type_lut = str_list(
         [["page_view", "product_view", "search", "add_to_cart"][x] for x in inverse_cdf([30, 42, 13, 15], 100)]
     )
-    start = plan.start_epoch
+    candidates = ",\n        ".join(
+        f"(floor({plan.active_profiles} * pow(u(s, 'who{k}'), 1.7))::BIGINT * {mult} + {offset}) % {n} + 1 AS c{k}"
+        for k in range(3)
+    )
+    signed_up_by = f"greatest(1, floor({n} * (1 - pow(({end} - t_local) / {CREATED_SPAN}, {1 / CREATED_SKEW!r}))))"
     return f"""
-WITH ev AS (
-    SELECT e, e // {SESSION_LENGTH} AS s, e % {SESSION_LENGTH} AS j FROM range({first}, {last}) t(e)
-), who AS (
-    SELECT *,
-        (floor({n_active} * pow(u(s, 'who'), 1.7))::BIGINT * {mult} + {offset}) % {plan.profiles} + 1 AS i
-    FROM ev
-), sessions AS (
-    SELECT w.*, pe.external_key, pe.utc_offset, pe.created_e,
-        CASE WHEN pe.app_platform IS NOT NULL AND u(s, 'platform') < 0.65 THEN pe.app_platform ELSE 'web' END
-            AS platform,
-        {cat.categories}[{_zipf_rank("s", "interest", cat.size)}] AS category
-    FROM who w JOIN pe USING (i)
-), timed AS (
-    SELECT *,
-        {_time_sql(plan, "s", orders=False)} + j * (15 + ri(s, 'gap', 110)) + ri(e, 'jitter', 10) AS occurred_e
+WITH sessions AS (
+    SELECT s, {_local_time_sql(plan, "s", orders=False)} AS t_local
+    FROM range({first // SESSION_LENGTH}, {last // SESSION_LENGTH}) t(s)
+), candidates AS (
+    SELECT s, t_local,
+        {candidates}
     FROM sessions
+), chosen AS (
+    SELECT s, t_local,
+        CASE WHEN created_of(c0) < t_local THEN c0 WHEN created_of(c1) < t_local THEN c1
+             WHEN created_of(c2) < t_local THEN c2
+             ELSE 1 + ri(s, 'anyone', {signed_up_by}::BIGINT) END AS i
+    FROM candidates
+), placed AS (
+    SELECT s, i, t_local - offset_of(i) * 3600 AS t_utc, platform_of(i) AS app_platform FROM chosen
+), session_rows AS (
+    SELECT s, i, key_of(i) AS external_key,
+        greatest(created_of(i) + 60, {start}, least(t_utc, {end} - 900)) AS start_e,
+        CASE WHEN app_platform IS NOT NULL AND u(s, 'platform') < 0.65 THEN app_platform ELSE 'web' END
+            AS platform,
+        {cat.category("s", "interest")} AS cat_no,
+        15 + ri(s, 'gap', 110) AS gap
+    FROM placed
+), ev AS (
+    SELECT r.*, j, s * {SESSION_LENGTH} + j AS e FROM session_rows r, range({SESSION_LENGTH}) t(j)
 ), typed AS (
     SELECT *,
+        least({end} - 1, start_e + j * gap + ri(e, 'jitter', 10)) AS occurred_e,
         CASE WHEN j = 0 THEN (CASE WHEN platform = 'web' THEN 'page_view' ELSE 'app_open' END)
              ELSE {type_lut}[ri(e, 'type', 100) + 1] END AS event_type,
-        {cat.ids}[{cat.ranks_by_category}[list_position({cat.category_names}, category)][
-            floor(len({cat.ranks_by_category}[list_position({cat.category_names}, category)])
-                  * pow(u(e, 'item'), 1.8))::BIGINT + 1]] AS product_id,
-        CASE WHEN platform = 'web' OR j > 0 THEN ''
-             ELSE ',"app_version":"' || {versions}[greatest(0, least({nv - 1},
-                    floor((occurred_e - {start}) * {nv} / {plan.end_epoch - start})::BIGINT
-                    - ri(i, 'lag', 3))) + 1] || '"' END AS version_part
-    FROM timed
+        'P' || lpad({cat.product("cat_no", "e", "item")}::VARCHAR, 4, '0') AS product_id,
+        {cat.category_names}[cat_no] AS category
+    FROM ev
 )
 SELECT
-    printf('E%0{plan.event_digits}d', e + 1) AS event_id,
+    'E' || lpad((e + 1)::VARCHAR, {plan.event_digits}, '0') AS event_id,
     external_key,
     event_type,
     '{{' || CASE event_type
@@ -295,8 +339,12 @@ SELECT
             || (CASE WHEN u(e, 'qty') < 0.9 THEN 1 ELSE 2 END) || ','
         WHEN 'search' THEN '"search_query":"' || {queries}[ri(e, 'query', {len(SEARCH_QUERIES)}) + 1] || '",'
         ELSE '' END
-        || '"platform":"' || platform || '"' || version_part || '}}' AS properties,
-    ts(least(occurred_e, {plan.end_epoch} - 1)) AS occurred_at,
+        || '"platform":"' || platform || '"'
+        || CASE WHEN platform = 'web' OR j > 0 THEN ''
+                ELSE ',"app_version":"' || {versions}[greatest(0, least({nv - 1},
+                    floor((occurred_e - {start}) * {nv} / {end - start})::BIGINT - ri(i, 'lag', 3))) + 1] || '"' END
+        || '}}' AS properties,
+    ts(occurred_e) AS occurred_at,
     e - {first} + 1 AS _line_number
 FROM typed
 """

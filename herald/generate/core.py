@@ -60,6 +60,16 @@ class GenerateReport:
     batch_ids: tuple[str, ...] = ()
     seconds: float = 0.0
 
+    def summary(self) -> str:
+        """A few lines for a terminal: rows per table, batches, time."""
+        width = max(len(t) for t in self.rows) if self.rows else 0
+        lines = [f"Generated {self.profiles:,} profiles (seed {self.seed}) in {self.seconds:.1f}s into {self.out_dir}"]
+        lines += [f"  {table:<{width}}  {rows:>13,} rows" for table, rows in self.rows.items()]
+        lines.append(
+            f"  {len(self.batch_ids)} batches, {self.batch_ids[0]} .. {self.batch_ids[-1]}" if self.batch_ids else ""
+        )
+        return "\n".join(line for line in lines if line)
+
 
 class _BatchWriter:
     """Writes query results as landing batches: ``<table>/<batch_id>.parquet`` plus its import record."""
@@ -151,7 +161,7 @@ def generate(
     progress: Progress | None = None,
     batch_time: dt.datetime | None = None,
     batch_tag: str = "gen",
-    memory_limit: str = "6GB",
+    memory_limit: str = "4GB",
     threads: int | None = None,
 ) -> GenerateReport:
     """Write a year of raw data for ``profiles`` people, ending the day before ``end_date``, as landing batches.
@@ -199,6 +209,7 @@ class _Steps:
 
 def _prepare(con: duckdb.DuckDBPyConnection, plan: Plan, steps: _Steps) -> None:
     install_macros(con, plan.seed)
+    profiles.install_profile_macros(con, plan)
     profiles.register_countries(con)
     profiles.create_profiles(con, plan)
     con.execute(f"CREATE OR REPLACE TABLE devices AS {activity.devices_sql(plan)}")
@@ -207,8 +218,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, plan: Plan, steps: _Steps) -> None:
     messaging.create_consent_state(con, plan)
     messaging.send_campaigns(con, plan)
     steps("campaigns")
-    con.execute(f"CREATE OR REPLACE TABLE order_lines AS {activity.order_lines_sql(plan)}")
-    con.execute(f"CREATE OR REPLACE TABLE pe AS {activity.profile_activity_sql()}")
+    con.execute(f"CREATE OR REPLACE TABLE orders AS {activity.orders_sql(plan)}")
     steps("orders")
 
 
@@ -223,11 +233,11 @@ def _write_tables(w: _BatchWriter, plan: Plan, steps: _Steps, chunks: list[tuple
         line_order="occurred_at, consent_event_id",
     )
     steps("consent_events")
-    w.write(SHOP_ORDERS, activity.shop_orders_sql(), source_file=src.format("shop_orders"), line_order="order_id")
+    w.write(SHOP_ORDERS, activity.shop_orders_sql(plan), source_file=src.format("shop_orders"), line_order="order_id")
     steps("shop_orders")
     w.write(
         SHOP_ORDER_LINES,
-        activity.shop_order_lines_sql(),
+        activity.shop_order_lines_sql(plan),
         source_file=src.format("shop_order_lines"),
         line_order="order_id, order_line_id",
     )

@@ -74,17 +74,18 @@ def create_campaigns(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
 
 
 def create_consent_state(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
-    """Table ``cons``: one row per opted-in (profile, channel, topic) with the opt-in and any later change."""
+    """Table ``cons``: one row per opted-in (profile, channel, topic) with the opt-in and any later change.
+
+    Only numbers and short codes: evidence and IP addresses are derived from ``ck`` when the events are written.
+    """
     end = plan.end_epoch
     specs = ", ".join(f"({lit(ch)}, {lit(t)}, {share!r})" for ch, t, share in _CONSENT_SPECS)
     gates = " ".join(f"WHEN {lit(ch)} THEN {g}" for ch, g in _GATES.items())
-    forms = str_list(list(CONSENT_FORMS))
     con.execute(f"""
 CREATE OR REPLACE TABLE cons AS
 WITH spec(channel, topic, share) AS (VALUES {specs}),
 cand AS (
-    SELECT p.i, p.created_e, p.app_reg_e, p.city, p.fate, s.channel, s.topic,
-        hash(p.i, s.channel, s.topic) AS ck
+    SELECT p.i, p.created_e, p.app_reg_e, p.fate, s.channel, s.topic, hash(p.i, s.channel, s.topic) AS ck
     FROM p, spec s
     WHERE (CASE s.channel {gates} END)
       AND (u(hash(p.i, s.channel, s.topic), 'opt_in') < s.share OR (p.fate <> 'normal' AND s.channel = 'email'))
@@ -105,75 +106,47 @@ cand AS (
              THEN in_e + 60 + floor(({end} - in_e - 120) * u(ck, 'pc_out_at'))::BIGINT END AS out_e
     FROM opted
 )
-SELECT i, channel, topic, in_e, in_source,
-    CASE in_source
-        WHEN 'web_form' THEN {forms}[ri(ck, 'form', {len(CONSENT_FORMS)}) + 1]
-        WHEN 'checkout' THEN 'form-checkout-optin'
-        WHEN 'import' THEN 'crm-migration-' || strftime(ts(in_e), '%Y')
-        WHEN 'store' THEN 'pos-' || lower(replace(city, ' ', '-'))
-        ELSE printf('D%0{plan.key_digits}d-1', i) END AS in_evidence,
-    CASE WHEN in_source IN ('web_form', 'checkout', 'app') THEN {_ip("ck")} END AS in_ip,
-    out_e,
-    'pc-' || hx(ck, 'pc_session')[:12] AS out_evidence,
-    {_ip("hash(ck, 1)")} AS out_ip,
+SELECT i, channel, topic, ck, in_e, in_source, out_e,
     CASE WHEN out_e IS NOT NULL AND u(ck, 'reopt') < 0.15
          THEN out_e + 60 + floor(({end} - out_e - 120) * u(ck, 'reopt_at'))::BIGINT END AS re_e
 FROM changed
 """)
-    con.execute(
-        "CREATE OR REPLACE TABLE unsubs (i BIGINT, channel VARCHAR, topic VARCHAR, at_e BIGINT, source VARCHAR, "
-        "evidence VARCHAR, ip VARCHAR)"
-    )
 
 
 def send_campaigns(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
-    """Table ``msg``: every past message with its fate at the provider, campaign by campaign in date order."""
-    order = [int(c) for (c,) in con.execute("SELECT c FROM camp ORDER BY send_e, c").fetchall()]
-    for n, c in enumerate(order):
-        sql = _campaign_sql(plan, c, first=n == 0)
-        con.execute(f"CREATE OR REPLACE TABLE msg AS {sql}" if n == 0 else f"INSERT INTO msg {sql}")
-        con.execute(f"""
-INSERT INTO unsubs
-SELECT i, channel, topic, unsub_e,
-    CASE channel WHEN 'sms' THEN 'sms_reply' ELSE 'unsubscribe_link' END,
-    message_id,
-    CASE channel WHEN 'email' THEN {_ip("mk")} END
-FROM msg WHERE c = {c} AND unsub_e IS NOT NULL
-""")
+    """Table ``msg``: every past message with its fate at the provider.
+
+    One pass over all campaigns: each goes to a share of the people consenting to its channel and topic when it
+    was sent; someone who unsubscribed from a topic gets nothing more on that topic afterwards.
+    """
+    con.execute(f"CREATE OR REPLACE TABLE msg AS {_messages_sql(plan)}")
 
 
-def _campaign_sql(plan: Plan, c: int, *, first: bool) -> str:
+def _messages_sql(plan: Plan) -> str:
     end = plan.end_epoch
-    # How many emails each person got before: deliverability stories depend on it.
-    prev = (
-        "SELECT NULL::BIGINT AS i, 0::BIGINT AS n_prev WHERE FALSE"
-        if first
-        else "SELECT i, count(*) AS n_prev FROM msg WHERE channel = 'email' GROUP BY i"
-    )
     return f"""
-WITH cp AS (SELECT * FROM camp WHERE c = {c}),
-prev AS ({prev}),
-aud AS (
+WITH aud AS (
     SELECT p.i, p.external_key, p.fate, p.open_rate, cp.*,
-        coalesce(prev.n_prev, 0) AS n_prev,
         hash(p.i, cp.c) AS mk,
         CASE cp.channel WHEN 'email' THEN trim(p.email) WHEN 'sms' THEN p.phone_e164 ELSE d.token END AS address
-    FROM cp
+    FROM camp cp
     JOIN cons k ON k.channel = cp.channel AND k.topic = cp.topic
     JOIN p ON p.i = k.i
-    LEFT JOIN prev ON prev.i = p.i
-    LEFT JOIN devices d ON d.i = p.i AND d.k = 0
+    LEFT JOIN devices d ON d.i = k.i AND d.k = 0
     WHERE k.in_e < cp.send_e
       AND NOT (k.out_e IS NOT NULL AND k.out_e < cp.send_e AND (k.re_e IS NULL OR k.re_e > cp.send_e))
-      AND NOT EXISTS (SELECT 1 FROM unsubs x
-                      WHERE x.i = k.i AND x.channel = k.channel AND x.topic = k.topic AND x.at_e < cp.send_e)
-      AND (u(p.i, 'audience' || cp.c) < cp.share OR (p.fate <> 'normal' AND cp.channel = 'email'))
+      AND (u(k.i, 'audience' || cp.c) < cp.share OR (p.fate <> 'normal' AND cp.channel = 'email'))
       AND (cp.channel <> 'push'
            OR (d.registered_e < cp.send_e AND (d.unregistered_e IS NULL OR d.unregistered_e > cp.send_e)))
 ), sent AS (
     SELECT *,
         send_e + ri(mk, 'throttle', CASE channel WHEN 'email' THEN 7200 WHEN 'sms' THEN 1800 ELSE 600 END)
             AS sent_e,
+        -- How many emails the person got before: deliverability stories depend on it.
+        row_number() OVER (PARTITION BY i, channel ORDER BY send_e) - 1 AS n_prev
+    FROM aud
+), outcomes AS (
+    SELECT *,
         CASE WHEN channel <> 'email' THEN 'delivered'
              WHEN fate = 'hard' THEN CASE WHEN n_prev = 0 THEN 'hard' ELSE 'dropped_bounce' END
              WHEN fate = 'quarantine' THEN 'soft'
@@ -182,13 +155,13 @@ aud AS (
              WHEN u(mk, 'outcome') < 0.012 THEN 'soft'
              WHEN u(mk, 'outcome') < 0.035 THEN 'deferred'
              ELSE 'delivered' END AS outcome
-    FROM aud
+    FROM sent
 ), timed AS (
     SELECT *,
         sent_e + 1 + ri(mk, 'processed', 4) AS processed_e,
         CASE WHEN channel = 'email' AND outcome IN ('delivered', 'deferred', 'complained')
              THEN floor(4.5 * pow(u(mk, 'opens'), 2))::BIGINT END AS open_draw
-    FROM sent
+    FROM outcomes
 ), engaged AS (
     SELECT *,
         CASE outcome WHEN 'deferred' THEN processed_e + 60 + ri(mk, 'deferred', 1200) END AS deferred_e,
@@ -204,17 +177,24 @@ aud AS (
         CASE WHEN n_opens > 0 AND u(mk, 'click') < 0.28 THEN (CASE WHEN u(mk, 'clicks') < 0.3 THEN 2 ELSE 1 END)
              ELSE 0 END AS n_clicks
     FROM engaged
+), unsubscribed AS (
+    SELECT *,
+        CASE WHEN fate = 'normal' AND channel = 'email' AND n_opens > 0 AND u(mk, 'unsub') < 0.03
+                  AND first_open_e + 620 < {end}
+                 THEN first_open_e + 20 + ri(mk, 'unsub_at', 600)
+             WHEN channel = 'sms' AND u(mk, 'stop') < 0.015 THEN sent_e + 60 + ri(mk, 'stop_at', 7200)
+        END AS unsub_e
+    FROM opened
+), cut AS (
+    -- Nothing more on a topic after the first unsubscribe from it (fates never unsubscribe, so counts hold).
+    SELECT *, min(unsub_e) OVER (PARTITION BY i, channel, topic) AS first_unsub_e FROM unsubscribed
 )
 SELECT
     campaign_id || '-' || external_key AS message_id,
     i, external_key, c, mk, campaign_id, campaign_name, channel, topic, landing_path, address, sent_e,
-    outcome, processed_e, deferred_e, delivered_e, n_opens, first_open_e, n_clicks,
-    CASE WHEN fate = 'normal' AND channel = 'email' AND n_opens > 0 AND u(mk, 'unsub') < 0.03
-              AND first_open_e + 620 < {end}
-             THEN first_open_e + 20 + ri(mk, 'unsub_at', 600)
-         WHEN channel = 'sms' AND u(mk, 'stop') < 0.015 THEN sent_e + 60 + ri(mk, 'stop_at', 7200)
-    END AS unsub_e
-FROM opened
+    outcome, processed_e, deferred_e, delivered_e, n_opens, first_open_e, n_clicks, unsub_e
+FROM cut
+WHERE first_unsub_e IS NULL OR sent_e < first_unsub_e
 """
 
 
@@ -226,25 +206,38 @@ FROM msg
 
 
 def consent_events_sql(plan: Plan) -> str:
+    """Opt-ins with their evidence, preference-center changes, and the unsubscribes found in past messages."""
+    forms = str_list(list(CONSENT_FORMS))
     return f"""
 WITH ev AS (
-    SELECT i, channel, topic, 'opt_in' AS status, in_source AS source, in_evidence AS evidence_id,
-        in_ip AS ip_address, in_e AS at_e
+    SELECT i, channel, topic, 'opt_in' AS status, in_source AS source,
+        CASE in_source
+            WHEN 'web_form' THEN {forms}[ri(ck, 'form', {len(CONSENT_FORMS)}) + 1]
+            WHEN 'checkout' THEN 'form-checkout-optin'
+            WHEN 'import' THEN 'crm-migration-' || strftime(ts(in_e), '%Y')
+            WHEN 'store' THEN 'pos-' || (ri(ck, 'store', 90) + 10)
+            ELSE 'D' || lpad(i::VARCHAR, {plan.key_digits}, '0') || '-1' END AS evidence_id,
+        CASE WHEN in_source IN ('web_form', 'checkout', 'app') THEN {_ip("ck")} END AS ip_address,
+        in_e AS at_e
     FROM cons
     UNION ALL
-    SELECT i, channel, topic, 'opt_out', 'preference_center', out_evidence, out_ip, out_e FROM cons
-    WHERE out_e IS NOT NULL
+    SELECT i, channel, topic, 'opt_out', 'preference_center', 'pc-' || hx(ck, 'pc_session')[:12],
+        {_ip("hash(ck, 1)")}, out_e
+    FROM cons WHERE out_e IS NOT NULL
     UNION ALL
-    SELECT i, channel, topic, 'opt_in', 'preference_center', out_evidence, out_ip, re_e FROM cons
-    WHERE re_e IS NOT NULL
+    SELECT i, channel, topic, 'opt_in', 'preference_center', 'pc-' || hx(ck, 'pc_session')[:12],
+        {_ip("hash(ck, 1)")}, re_e
+    FROM cons WHERE re_e IS NOT NULL
     UNION ALL
-    SELECT i, channel, topic, 'opt_out', source, evidence, ip, at_e FROM unsubs
+    SELECT i, channel, topic, 'opt_out', CASE channel WHEN 'sms' THEN 'sms_reply' ELSE 'unsubscribe_link' END,
+        message_id, CASE channel WHEN 'email' THEN {_ip("mk")} END, unsub_e
+    FROM msg WHERE unsub_e IS NOT NULL
 )
 SELECT
-    printf('CE%0{plan.event_digits}d', row_number() OVER (ORDER BY at_e, i, channel, topic, status))
+    'CE' || lpad(row_number() OVER (ORDER BY at_e, i, channel, topic, status)::VARCHAR, {plan.event_digits}, '0')
         AS consent_event_id,
-    p.external_key, channel, topic, status, source, evidence_id, ip_address, ts(at_e) AS occurred_at
-FROM ev JOIN p USING (i)
+    key_of(i) AS external_key, channel, topic, status, source, evidence_id, ip_address, ts(at_e) AS occurred_at
+FROM ev
 """
 
 

@@ -9,6 +9,9 @@ from herald.generate._sql import coprime_multiplier, epoch
 
 SESSION_LENGTH = 5  # app events come in sessions of this many consecutive event numbers
 ACTIVE_SHARE = 0.78  # profiles that ever show up in app events; the rest never use the site or app
+YEAR = 365 * 86400
+CREATED_SPAN = 6 * YEAR  # the oldest customer signed up six years before the end date
+CREATED_SKEW = 1.6  # > 1: more sign-ups in recent years
 
 # Messy records forced onto the first profiles, so even a tiny run has every case (larger runs add more by hash).
 FORCED_MESS: dict[int, str] = {

@@ -8,11 +8,10 @@ import duckdb
 import pyarrow as pa
 
 from herald.generate._sql import int_list, inverse_cdf, lit, str_list
-from herald.generate.plan import FIRST_RANDOM_PROFILE, FORCED_FATE, FORCED_MESS, Plan
+from herald.generate.plan import CREATED_SKEW, CREATED_SPAN, FIRST_RANDOM_PROFILE, FORCED_FATE, FORCED_MESS, Plan
 from herald.generate.reference import COUNTRIES, GLOBAL_DOMAINS, Country
 
 _POSTALS_PER_CITY = 24
-_YEAR = 365 * 86400
 
 # Phone styles: national spaced, +CC spaced, 00CC compact, +CC compact, national compact, national dashed.
 _PHONE_STYLE_WEIGHTS = (35, 25, 5, 20, 10, 5)
@@ -34,38 +33,70 @@ def _postal_codes(country: str, city: str, pattern: str) -> list[str]:
 
 
 def register_countries(con: duckdb.DuckDBPyConnection) -> None:
-    rows = []
+    """Small reference tables, joined by (country, index): per-row lists would be copied into every row."""
+    countries, cities, postals, picks = [], [], [], []
     for ci, c in enumerate(COUNTRIES, start=1):
-        rows.append(
+        lists = {
+            "first": c.first_names,
+            "last": c.last_names,
+            "street": c.streets,
+            "line2": c.address_line2,
+            "domain": (*c.domains, *GLOBAL_DOMAINS, *GLOBAL_DOMAINS),
+            "mobile": c.mobile_prefixes,
+        }
+        countries.append(
             {
                 "ci": ci,
                 "country_code": c.code,
                 "currency": c.currency,
                 "dial": c.dial,
                 "trunk": c.trunk,
-                "mobile_prefixes": list(c.mobile_prefixes),
                 "nsn_length": c.nsn_length,
                 "utc_offset": c.utc_offset,
                 "number_first": c.street_number_first,
-                "streets": list(c.streets),
-                "line2": list(c.address_line2),
-                "domains": list(c.domains) + list(GLOBAL_DOMAINS) * 2,
-                "cities": [
-                    {
-                        "name": city.name,
-                        "language": city.language,
-                        "time_zone": city.time_zone,
-                        "postals": _postal_codes(c.code, city.name, city.postal_pattern),
-                    }
-                    for city in c.cities
-                ],
-                "first_names": list(c.first_names),
-                "last_names": list(c.last_names),
+                "n_city": len(c.cities),
+                **{f"n_{kind}": len(values) for kind, values in lists.items()},
             }
         )
-    con.register("ref_country_arrow", pa.Table.from_pylist(rows))
-    con.execute("CREATE OR REPLACE TABLE ref_country AS SELECT * FROM ref_country_arrow")
-    con.unregister("ref_country_arrow")
+        picks += [{"ci": ci, "kind": kind, "k": k, "value": v} for kind, vs in lists.items() for k, v in enumerate(vs)]
+        for k, city in enumerate(c.cities):
+            codes = _postal_codes(c.code, city.name, city.postal_pattern)
+            cities.append(
+                {
+                    "ci": ci,
+                    "k": k,
+                    "city": city.name,
+                    "language_code": city.language,
+                    "time_zone": city.time_zone,
+                    "n_postal": len(codes),
+                }
+            )
+            postals += [{"ci": ci, "city_k": k, "k": j, "postal_code": code} for j, code in enumerate(codes)]
+    for name, rows in (("ref_country", countries), ("ref_city", cities), ("ref_postal", postals), ("ref_pick", picks)):
+        con.register(f"{name}_arrow", pa.Table.from_pylist(rows))
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
+        con.unregister(f"{name}_arrow")
+
+
+def install_profile_macros(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """Profile facts that other tables need by profile number alone, so they need no join to ``p``.
+
+    Keys follow sign-up order (``C0000001`` is the oldest customer), with sign-ups growing towards the end.
+    """
+    n, end = plan.profiles, plan.end_epoch
+    country_lut = int_list([x + 1 for x in inverse_cdf([c.weight for c in COUNTRIES], 200)])
+    offsets = int_list([c.utc_offset for c in COUNTRIES])
+    con.execute(f"CREATE OR REPLACE MACRO key_of(i) AS 'C' || lpad((i)::VARCHAR, {plan.key_digits}, '0')")
+    con.execute(
+        f"CREATE OR REPLACE MACRO created_of(i) AS "
+        f"{end} - 1 - floor({CREATED_SPAN} * pow(({n} - (i) + 0.5) / {n}, {CREATED_SKEW}))::BIGINT"
+    )
+    con.execute(f"CREATE OR REPLACE MACRO ci_of(i) AS {country_lut}[ri(i, 'country', 200) + 1]")
+    con.execute(f"CREATE OR REPLACE MACRO offset_of(i) AS {offsets}[ci_of(i)]")
+    con.execute(
+        "CREATE OR REPLACE MACRO platform_of(i) AS "
+        "CASE WHEN u(i, 'app') < 0.38 THEN (CASE WHEN u(i, 'ios') < 0.45 THEN 'ios' ELSE 'android' END) END"
+    )
 
 
 def _grouped(expr: str, groups: tuple[int, ...], sep: str) -> str:
@@ -110,14 +141,11 @@ def _check_groups(c: Country) -> None:
         raise ValueError(f"phone digit groups of {c.code} do not add up")
 
 
-def _pick(list_expr: str, key: str, salt: str) -> str:
-    return f"{list_expr}[ri({key}, {lit(salt)}, len({list_expr})) + 1]"
-
-
-def _fate_sql() -> str:
+def _fate_sql(plan: Plan) -> str:
     forced = " ".join(f"WHEN i = {i} THEN {lit(f)}" for i, f in FORCED_FATE.items())
+    # Deliverability stories need a long history: only customers of more than a year get one.
     return f"""CASE {forced}
-        WHEN i < {FIRST_RANDOM_PROFILE} THEN 'normal'
+        WHEN i < {FIRST_RANDOM_PROFILE} OR i > {int(plan.profiles * 0.6)} THEN 'normal'
         WHEN u(i, 'fate') < 0.006 THEN 'hard'
         WHEN u(i, 'fate') < 0.0075 THEN 'quarantine'
         WHEN u(i, 'fate') < 0.009 THEN 'reset'
@@ -139,52 +167,46 @@ def _mess_sql() -> str:
 
 def create_profiles(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     """Table ``p``: one row per profile with everything later tables derive from (internal columns included)."""
-    country_lut = int_list([x + 1 for x in inverse_cdf([c.weight for c in COUNTRIES], 200)])
-    end = plan.end_epoch
     # Order segments: none, one, two, a few, regular, loyal (many orders).
     segment_lut = int_list(inverse_cdf([42, 20, 13, 15, 7, 3], 100))
+    picks = ("first", "last", "street", "line2", "domain", "mobile")
+    pick_keys = ",\n        ".join(f"ri(i, {lit(k)}, c.n_{k}) AS {k}_k" for k in picks)
+    pick_joins = "\n".join(
+        f"JOIN ref_pick {k} ON {k}.ci = x.ci AND {k}.kind = {lit(k)} AND {k}.k = x.{k}_k" for k in picks
+    )
     con.execute(f"""
 CREATE OR REPLACE TABLE p_base AS
 WITH base AS (
-    SELECT i,
-        {country_lut}[ri(i, 'country', 200) + 1] AS ci,
-        {_fate_sql()} AS fate,
+    SELECT i, ci_of(i) AS ci,
+        {_fate_sql(plan)} AS fate,
         {_mess_sql()} AS mess_raw,
         {segment_lut}[ri(i, 'segment', 100) + 1] AS seg
     FROM range(1, {plan.profiles} + 1) t(i)
-), located AS (
+), x AS (
     SELECT b.*, c.* EXCLUDE (ci),
-        c.cities[floor(len(c.cities) * pow(u(i, 'city'), 1.5))::BIGINT + 1] AS city_rec,
+        floor(c.n_city * pow(u(i, 'city'), 1.5))::BIGINT AS city_k,
+        {pick_keys},
         CASE WHEN fate = 'normal' THEN mess_raw WHEN mess_raw IN ('dup', 'update') THEN mess_raw END AS mess
     FROM base b JOIN ref_country c USING (ci)
 )
-SELECT i,
-    printf('C%0{plan.key_digits}d', i) AS external_key,
-    ci, country_code, currency, dial, trunk, utc_offset, fate, mess, seg, cities, streets, number_first,
-    city_rec.name AS city,
-    city_rec.language AS language_code,
-    city_rec.time_zone AS time_zone,
-    {_pick("city_rec.postals", "i", "postal")} AS postal_code,
-    {_pick("first_names", "i", "first")} AS first_name,
-    {_pick("last_names", "i", "last")} AS last_name,
-    {_pick("domains", "i", "domain")} AS domain,
-    CASE WHEN number_first
-        THEN (1 + floor(150 * pow(u(i, 'house'), 2)))::BIGINT || ' ' || {_pick("streets", "i", "street")}
-        ELSE {_pick("streets", "i", "street")} || ' ' || (1 + floor(150 * pow(u(i, 'house'), 2)))::BIGINT
-    END AS address_line1,
-    CASE WHEN u(i, 'line2') < 0.15 THEN {_pick("line2", "i", "line2v")} END AS address_line2,
-    {_pick("mobile_prefixes", "i", "mobile")} AS mobile_prefix,
-    nsn_length,
-    -- Deliverability stories need a long, well-kept history: old enough to be in every campaign.
-    CASE WHEN fate <> 'normal' THEN {end} - {int(1.2 * _YEAR)} - ri(i, 'created', {3 * _YEAR})
-         ELSE {end} - 1 - floor({6 * _YEAR} * pow(u(i, 'created'), 1.6))::BIGINT END AS created_e,
-    CASE WHEN u(i, 'birth') < 0.06 THEN NULL
-         ELSE DATE '{plan.end_date.isoformat()}' - (6574 + floor(22645 * pow(u(i, 'age'), 1.4)))::INTEGER
+SELECT x.i, key_of(x.i) AS external_key,
+    x.ci, x.country_code, x.currency, x.dial, x.trunk, x.utc_offset, x.number_first, x.n_city, x.n_street,
+    x.city_k, x.fate, x.mess, x.seg, x.nsn_length,
+    cy.city, cy.language_code, cy.time_zone, pc.postal_code,
+    first.value AS first_name, last.value AS last_name, domain.value AS domain, mobile.value AS mobile_prefix,
+    CASE WHEN x.number_first THEN (1 + floor(150 * pow(u(x.i, 'house'), 2)))::BIGINT || ' ' || street.value
+         ELSE street.value || ' ' || (1 + floor(150 * pow(u(x.i, 'house'), 2)))::BIGINT END AS address_line1,
+    CASE WHEN u(x.i, 'line2') < 0.15 THEN line2.value END AS address_line2,
+    created_of(x.i) AS created_e,
+    CASE WHEN u(x.i, 'birth') < 0.06 THEN NULL
+         ELSE DATE '{plan.end_date.isoformat()}' - (6574 + floor(22645 * pow(u(x.i, 'age'), 1.4)))::INTEGER
     END AS birth_date,
-    CASE WHEN u(i, 'app') < 0.38 THEN (CASE WHEN u(i, 'ios') < 0.45 THEN 'ios' ELSE 'android' END) END
-        AS app_platform,
-    CASE WHEN u(i, 'opener') < 0.35 THEN 0.0 ELSE 0.08 + 0.6 * u(i, 'open_rate') END AS open_rate
-FROM located
+    platform_of(x.i) AS app_platform,
+    CASE WHEN u(x.i, 'opener') < 0.35 THEN 0.0 ELSE 0.08 + 0.6 * u(x.i, 'open_rate') END AS open_rate
+FROM x
+JOIN ref_city cy ON cy.ci = x.ci AND cy.k = x.city_k
+JOIN ref_postal pc ON pc.ci = x.ci AND pc.city_k = x.city_k AND pc.k = ri(x.i, 'postal', cy.n_postal)
+{pick_joins}
 """)
     _finish_profiles(con, plan)
 
@@ -259,6 +281,7 @@ WITH typed AS (
             ELSE floor(({end} - created_e) * pow(u(i, 'updated'), 3))::BIGINT END) AS updated_e,
         {_attributes_sql()} AS attributes
     FROM p
+    JOIN ref_city store ON store.ci = p.ci AND store.k = ri(p.i, 'store_city', p.n_city)
 ), rows AS (
     SELECT i AS ord, external_key,
         CASE WHEN mess = 'empty' THEN '' ELSE first_name END AS first_name,
@@ -274,7 +297,7 @@ WITH typed AS (
     UNION ALL
     -- The same person entered again (another store, another form): same email, other case or spacing.
     SELECT {plan.profiles} + row_number() OVER (ORDER BY i) AS ord,
-        printf('C%0{plan.key_digits}d', {first_dup} - 1 + row_number() OVER (ORDER BY i)) AS external_key,
+        key_of({first_dup} - 1 + row_number() OVER (ORDER BY i)) AS external_key,
         first_name,
         CASE WHEN u(i, 'dup_last') < 0.5 THEN upper(last_name) ELSE last_name END,
         [upper(email), ' ' || email || ' ', upper(left(email, 1)) || substr(email, 2) || ' '][
@@ -296,26 +319,23 @@ def contact_updates_sql(plan: Plan) -> str:
     end = plan.end_epoch
     return f"""
 WITH moved AS (
-    SELECT p.*,
-        list_filter(cities, x -> x.name <> city) AS elsewhere
-    FROM p WHERE mess = 'update'
-), placed AS (
-    SELECT *, elsewhere[ri(i, 'move', len(elsewhere)) + 1] AS new_city FROM moved
+    SELECT *, (city_k + 1 + ri(i, 'move', n_city - 1)) % n_city AS new_k FROM p WHERE mess = 'update'
 )
-SELECT i AS ord, external_key, first_name, last_name, email,
-    '+' || dial || ' ' || nsn AS phone,
-    CASE WHEN number_first
-        THEN (1 + ri(i, 'new_house', 80))::VARCHAR || ' ' || streets[ri(i, 'new_street', len(streets)) + 1]
-        ELSE streets[ri(i, 'new_street', len(streets)) + 1] || ' ' || (1 + ri(i, 'new_house', 80))::VARCHAR
-    END AS address_line1,
+SELECT m.i AS ord, m.external_key, m.first_name, m.last_name, m.email,
+    '+' || m.dial || ' ' || m.nsn AS phone,
+    CASE WHEN m.number_first THEN (1 + ri(m.i, 'new_house', 80))::VARCHAR || ' ' || street.value
+         ELSE street.value || ' ' || (1 + ri(m.i, 'new_house', 80))::VARCHAR END AS address_line1,
     NULL AS address_line2,
-    new_city.postals[ri(i, 'new_postal', len(new_city.postals)) + 1] AS postal_code,
-    new_city.name AS city,
-    country_code, new_city.language AS language_code, new_city.time_zone AS time_zone, birth_date,
+    pc.postal_code,
+    cy.city,
+    m.country_code, cy.language_code, cy.time_zone, m.birth_date,
     NULL AS attributes,
-    ts(created_e) AS created_at,
-    ts({end} - 3600 - ri(i, 'moved_at', 20 * 86400)) AS updated_at
-FROM placed
+    ts(m.created_e) AS created_at,
+    ts({end} - 3600 - ri(m.i, 'moved_at', 20 * 86400)) AS updated_at
+FROM moved m
+JOIN ref_city cy ON cy.ci = m.ci AND cy.k = m.new_k
+JOIN ref_postal pc ON pc.ci = m.ci AND pc.city_k = m.new_k AND pc.k = ri(m.i, 'new_postal', cy.n_postal)
+JOIN ref_pick street ON street.ci = m.ci AND street.kind = 'street' AND street.k = ri(m.i, 'new_street', m.n_street)
 """
 
 
@@ -325,8 +345,8 @@ def _attributes_sql() -> str:
         WHEN u(i, 'attrs') < 0.05 THEN NULL
         WHEN u(i, 'attrs') < 0.08 THEN '{{}}'
         ELSE '{{"loyalty_tier":"' || {_TIERS}[seg + 1]
-            || '","preferred_store":"' || CASE WHEN u(i, 'store') < 0.7 THEN city
-                                              ELSE cities[ri(i, 'store_city', len(cities)) + 1].name END
+            || '","preferred_store":"' || CASE WHEN u(i, 'store') < 0.7 THEN p.city
+                                              ELSE store.city END
             || '"' || CASE WHEN u(i, 'acq') < 0.6
                 THEN ',"acquisition_source":"' || {_SOURCES}[ri(i, 'acq_src', 7) + 1] || '"' ELSE '' END
             || CASE WHEN seg = 5 THEN ',"vip":true' ELSE '' END
