@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import gc
 import itertools
 from collections.abc import Callable, Iterator
@@ -127,16 +128,15 @@ def _read_csv(info: FileInfo, headers: tuple[str, ...], progress: ProgressFn | N
     with _open_text(info) as fh, _no_gc():
         reader = _csv_reader(fh, info)
         _next_header(reader, info)
-        start = reader.line_num + 1
         try:
-            for rows, lines, bad, blanks in _csv_chunks(reader, width, start):
-                ragged.extend(bad)
-                blank += blanks
-                read += len(rows) + len(bad)
-                if rows:
-                    for i, values in enumerate(_transpose(rows, width)):
+            for chunk in _csv_chunks(reader, width, reader.line_num + 1):
+                ragged.extend(chunk.ragged)
+                blank += chunk.blank
+                read += chunk.records
+                if chunk.columns:
+                    for i, values in enumerate(chunk.columns):
                         chunks[i].append(values)
-                    line_chunks.append(pa.array(lines, pa.int64()))
+                    line_chunks.append(chunk.lines)
                 if progress is not None:
                     progress(read)
         except _CsvFailure as failure:
@@ -161,13 +161,6 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _transpose(rows: list[list[str]], width: int) -> list[Any]:
-    """Rows of strings into one Arrow array per column: one flat array, then a strided take per column."""
-    flat = pa.array(list(itertools.chain.from_iterable(rows)), pa.string())
-    starts = pc.multiply(pa.array(range(len(rows)), pa.int64()), width)
-    return [pc.take(flat, pc.add(starts, i)) for i in range(width)]
-
-
 class _CsvFailure(Exception):
     def __init__(self, error: csv.Error, start: int, line: int) -> None:
         super().__init__(str(error))
@@ -176,50 +169,87 @@ class _CsvFailure(Exception):
         self.line = line
 
 
-_Chunk = tuple[list[list[str]], list[int], list[RaggedRow], int]
+@dataclass(frozen=True, slots=True, eq=False)
+class _Chunk:
+    """Up to ``CHUNK_ROWS`` records as Arrow columns with their start lines; identity equality (Arrow data)."""
+
+    columns: list[Any]
+    lines: Any
+    ragged: list[RaggedRow]
+    blank: int
+    records: int
 
 
-def _csv_chunks(reader: Any, width: int, start: int) -> Iterator[_Chunk]:
-    """Yield (rows, their start lines, ragged rows, blank lines) every ``CHUNK_ROWS`` records.
+def _csv_chunks(reader: Any, width: int, first_line: int) -> Iterator[_Chunk]:
+    """Parse the records chunk by chunk, noting the physical line each one ends on.
 
-    ``reader.line_num`` is the number of physical lines consumed so far, so a record starts one line after
-    the previous record ended. Trailing empty fields beyond the header's width (a common spreadsheet artefact) are
-    dropped; any other width mismatch makes the row ragged.
+    ``reader.line_num`` counts the physical lines consumed so far, so a record starts one line after the
+    previous one ended. The loop over records does nothing else -- per-row Python work doubles the cost of
+    reading -- and the rare odd rows (blank, too short, too long) are found afterwards from the row lengths.
     """
-    rows: list[list[str]] = []
-    lines: list[int] = []
+    previous_end = first_line - 1
+    while True:
+        rows: list[list[str]] = []
+        ends: list[int] = []
+        keep_row, keep_end = rows.append, ends.append
+        try:
+            for row in itertools.islice(reader, CHUNK_ROWS):
+                keep_row(row)
+                keep_end(reader.line_num)
+        except csv.Error as exc:
+            raise _CsvFailure(exc, (ends[-1] if ends else previous_end) + 1, reader.line_num) from exc
+        if not rows:
+            return
+        end_lines = pa.array(ends, pa.int64())
+        starts = pa.concat_arrays(
+            [pa.array([previous_end + 1], pa.int64()), pc.add(end_lines.slice(0, len(ends) - 1), 1)]
+        )
+        previous_end = ends[-1]
+        yield _shape(rows, starts, width)
+
+
+def _shape(rows: list[list[str]], starts: Any, width: int) -> _Chunk:
+    """Set aside blank and ragged rows, trim trailing empty fields, and turn the rest into Arrow columns.
+
+    Trailing empty fields beyond the header's width (a common spreadsheet artefact) are dropped; any other
+    width mismatch makes the row ragged. A row whose fields are all empty counts as a blank line.
+    """
+    lengths = pa.array(list(map(len, rows)), pa.int64())
+    odd = pc.indices_nonzero(pc.not_equal(lengths, width)).to_pylist()
     ragged: list[RaggedRow] = []
+    dropped: set[int] = set()
     blank = 0
-    append_row = rows.append
-    append_line = lines.append
-    try:
-        for row in reader:
-            n = len(row)
-            if n == width:
-                if not row[0] and not any(row):
-                    blank += 1
-                else:
-                    append_row(row)
-                    append_line(start)
-            elif n == 0:
-                blank += 1
-            elif n > width and not any(row[width:]):
-                if any(row[:width]):
-                    append_row(row[:width])
-                    append_line(start)
-                else:
-                    blank += 1
-            else:
-                ragged.append(RaggedRow(start, tuple(row)))
-            start = reader.line_num + 1
-            if len(rows) >= CHUNK_ROWS:
-                yield rows, lines, ragged, blank
-                rows, lines, ragged, blank = [], [], [], 0
-                append_row = rows.append
-                append_line = lines.append
-    except csv.Error as exc:
-        raise _CsvFailure(exc, start, reader.line_num) from exc
-    yield rows, lines, ragged, blank
+    for i in odd:
+        row = rows[i]
+        if not row:
+            blank += 1
+            dropped.add(i)
+        elif len(row) > width and not any(row[width:]):
+            rows[i] = row[:width]
+        else:
+            ragged.append(RaggedRow(starts[i].as_py(), tuple(row)))
+            dropped.add(i)
+    if dropped:
+        keep = pa.array([i not in dropped for i in range(len(rows))])
+        rows = [row for i, row in enumerate(rows) if i not in dropped]
+        starts = pc.filter(starts, keep)
+    columns = _transpose(rows, width) if rows else []
+    if columns:
+        empty = functools.reduce(pc.and_, (pc.equal(c, "") for c in columns))
+        n_empty = pc.sum(pc.cast(empty, pa.int64())).as_py() or 0
+        if n_empty:
+            blank += n_empty
+            filled = pc.invert(empty)
+            columns = [pc.filter(c, filled) for c in columns]
+            starts = pc.filter(starts, filled)
+    return _Chunk(columns, starts, ragged, blank, len(starts) + len(ragged))
+
+
+def _transpose(rows: list[list[str]], width: int) -> list[Any]:
+    """Rows of strings into one Arrow array per column: one flat array, then a strided take per column."""
+    flat = pa.array(list(itertools.chain.from_iterable(rows)), pa.string())
+    starts = pc.multiply(pa.array(range(len(rows)), pa.int64()), width)
+    return [pc.take(flat, pc.add(starts, i)) for i in range(width)]
 
 
 # -- Parquet -----------------------------------------------------------------------------------------------------

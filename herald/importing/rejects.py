@@ -1,7 +1,8 @@
 """The rejects file: every rejected record with its line, its reason and its fields exactly as read.
 
-It is a CSV a person can open, fix and import again: ``line_number``, ``reason``, then the file's own columns
-(with the file's delimiter, so a ``;`` file opens correctly in the same spreadsheet). It is written UTF-8 with a
+It is a CSV a person can open, fix and import again as it is (the importer ignores the two leading columns):
+``line_number``, ``reason``, then the file's own columns (with the file's delimiter, so a ``;`` file opens
+correctly in the same spreadsheet). It is written UTF-8 with a
 byte-order mark so spreadsheets show accents correctly; the importer reads that back without help. The file is
 written beside its final name and renamed into place only once the import has landed, so a failed import never
 leaves a rejects file that describes rows which were not accounted for.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REJECTS_SUFFIX = ".rejects.csv"
+REJECTS_LEADING_COLUMNS = ("line_number", "reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ def write_rejects(target: Path, headers: Sequence[str], rejects: Iterable[Reject
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     with open(partial, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, delimiter=delimiter, lineterminator="\r\n")
-        writer.writerow(["line_number", "reason", *headers])
+        writer.writerow([*REJECTS_LEADING_COLUMNS, *headers])
         for reject in sorted(rejects, key=lambda r: r.line_number):
             writer.writerow([reject.line_number, reject.reason, *("" if f is None else f for f in reject.fields)])
     return partial

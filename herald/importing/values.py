@@ -78,8 +78,11 @@ def reasons_where(bad: Column, column: str, values: Column, message: Column | st
     bad = pc.fill_null(bad, False)
     if not pc.any(bad).as_py():
         return None
-    text = pc.binary_join_element_wise(f'{column}: "', shown(as_text(values)), '" ', message, "")
-    return pc.if_else(bad, text, NULL_TEXT)
+    # Build the text for the bad values only: usually a few among millions.
+    quoted = shown(pc.filter(as_text(values), bad))
+    said = message if isinstance(message, str) else pc.filter(message, bad)
+    text = pc.binary_join_element_wise(f'{column}: "', quoted, '" ', said, "")
+    return scatter(pa.nulls(len(bad), pa.string()), bad, text)
 
 
 def first_reason(*reasons: Column | None) -> Column | None:

@@ -210,3 +210,16 @@ def test_summary_prints_the_counts_that_add_up(project: Project, tmp_path: Path)
     assert "read = inserted + updated + rejected: 6 = 1 + 0 + 5" in text
     assert "contacts.csv -> crm_contacts" in text and str(report.rejects_path) in text
     assert 'column "email" -> email (exact)' in text
+
+
+def test_a_fixed_rejects_file_imports_as_it_is(project: Project, tmp_path: Path) -> None:
+    report = import_file(project, "profiles", write_text(tmp_path / "c.csv", "external_key;email\n1;a@x.com\n2;b@\n"))
+    assert report.rejects_path is not None
+    fixed = report.rejects_path.read_text(encoding="utf-8-sig").replace("b@", "b@example.com")
+    again = import_file(project, "profiles", write_text(tmp_path / "fixed.csv", fixed, "utf-8-sig"))
+    assert (again.rows_inserted, again.rows_rejected) == (1, 0)
+    assert any("looks like a rejects file" in w for w in again.warnings)
+    assert {r["external_key"]: r["email"] for r in landed(project, "crm_contacts")} == {
+        "1": "a@x.com",
+        "2": "b@example.com",
+    }
