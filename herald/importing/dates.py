@@ -99,7 +99,7 @@ class SlashEvidence:
 
 def slash_evidence(values: Column) -> SlashEvidence:
     """Count the distinct values of a text column that only one day/month order can read. Vectorized."""
-    if not pa.types.is_string(values.type):
+    if _typed(values, "date") is not None:
         return SlashEvidence(0, 0, 0)
     text = clean_text(values)
     distinct = pc.unique(text)

@@ -109,8 +109,14 @@ def _next_header(reader: Any, info: FileInfo) -> tuple[str, ...]:
 
 def _quoting_error(info: FileInfo, exc: csv.Error, *, start: int, line: int) -> ImportFileError:
     text = str(exc)
-    if "unexpected end of data" in text or "field larger than field limit" in text:
+    if "unexpected end of data" in text:
         what = f"unterminated quoted field: the quote opened in the record starting on line {start} never closes"
+    elif "field larger than field limit" in text:
+        limit = csv.field_size_limit()
+        what = (
+            f"unterminated quoted field: the record starting on line {start} runs on for more than {limit:,} "
+            "characters (a quote that never closes, or a field far too long for a contact file)"
+        )
     elif "expected after" in text:
         what = f"malformed quoting on line {line}: a closing quote must be followed by the delimiter ({text})"
     else:

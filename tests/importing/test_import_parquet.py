@@ -80,3 +80,17 @@ def test_parquet_quantities_must_be_whole(project: Project, tmp_path: Path) -> N
     assert report.rejects_path is not None
     assert read_rejects(report.rejects_path)[1][:2] == ["2", 'quantity: "2.5" is not a whole number']
     assert landed(project, "shop_order_lines")[0]["quantity"] == 2
+
+
+def test_dictionary_and_large_string_columns(project: Project, tmp_path: Path) -> None:
+    data = pa.table(
+        {
+            "external_key": pa.array(["1", "2"], pa.large_string()),
+            "country": pa.array(["Deutschland", "FR"]).dictionary_encode(),
+            "dob": pa.array(["25/12/1990", "03/04/1991"]).dictionary_encode(),
+        }
+    )
+    report = import_file(project, "profiles", _write(tmp_path / "p.parquet", data))
+    assert report.rows_inserted == 2 and [d.order for d in report.date_orders] == ["dmy"]
+    rows = {r["external_key"]: r for r in landed(project, "crm_contacts")}
+    assert (rows["1"]["country_code"], rows["2"]["birth_date"]) == ("DE", dt.date(1991, 4, 3))
