@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import tempfile
 import time
@@ -59,11 +60,12 @@ def main() -> None:
         project = Project(root=Path(__file__).resolve().parent.parent, warehouse_dir=folder / "warehouse")
         runs = 2 if args.update else 1
         for run in range(runs):
-            started = time.perf_counter()
-            report = import_file(project, "profiles", source, date_order="dmy", unknown_columns="attributes")
-            elapsed = time.perf_counter() - started
+            started, cpu = time.perf_counter(), time.process_time()
+            report = import_file(project, "profiles", source, unknown_columns="attributes")
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             label = "update" if run else "import"
-            print(f"{label}: {args.rows / elapsed:,.0f} rows/s ({elapsed:.1f}s)")
+            load = os.getloadavg()[0]
+            print(f"{label}: {args.rows / elapsed:,.0f} rows/s ({elapsed:.1f}s wall, {cpu:.1f}s CPU, load {load:.1f})")
             print(report.summary())
 
 

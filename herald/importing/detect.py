@@ -221,7 +221,15 @@ def _choose_delimiter(path: Path, codec: str, requested: str | None) -> str:
     with open(path, encoding=codec, newline="") as fh:
         sample = fh.read(_SNIFF_BYTES)
         complete = not fh.read(1)
-    return sniff_delimiter(sample, complete=complete)
+    return separator_hint(sample) or sniff_delimiter(sample, complete=complete)
+
+
+def separator_hint(text: str) -> str | None:
+    """The delimiter named by Excel's ``sep=;`` first line, if the file starts with one."""
+    first = text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    if len(first) == 5 and first.lower().startswith("sep="):
+        return first[4]
+    return None
 
 
 def sniff_delimiter(sample: str, *, complete: bool) -> str:

@@ -173,6 +173,8 @@ def _land(
         raise
     if partial is not None:
         commit_rejects(partial, target)
+    elif target.exists():
+        warnings.append(f"{target} is from an earlier import: this one rejected nothing")
     unmatched = tuple(out.headers[i] for i in plan.unmatched)
     return ImportReport(
         kind=kind,

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from herald.errors import ImportFileError
-from herald.importing.detect import FileInfo
+from herald.importing.detect import FileInfo, separator_hint
 
 CHUNK_ROWS = 50_000
 ProgressFn = Callable[[int], None]
@@ -96,9 +96,14 @@ def _csv_reader(fh: Any, info: FileInfo) -> Any:
 
 
 def _next_header(reader: Any, info: FileInfo) -> tuple[str, ...]:
+    """The first non-blank record, after an Excel ``sep=;`` line if there is one."""
+    first = True
     try:
         for row in reader:
             if row and any(f.strip() for f in row):
+                if first and separator_hint(str(info.delimiter).join(row)) == info.delimiter:
+                    first = False
+                    continue
                 fields = [f.strip() for f in row]
                 fields[0] = fields[0].lstrip("\ufeff").strip()
                 return tuple(fields)

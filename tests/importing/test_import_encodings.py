@@ -105,3 +105,11 @@ def test_spreadsheet_trailing_delimiters_and_blank_lines(project: Project, tmp_p
     assert (report.rows_read, report.rows_inserted, report.rows_rejected) == (2, 2, 0)
     assert "2 blank line(s) skipped" in report.warnings
     assert latest(project, "crm_contacts", "external_key")["2"]["_line_number"] == 5
+
+
+def test_excel_separator_line(project: Project, tmp_path: Path) -> None:
+    text = "sep=;\r\nexternal_key;city\r\n1;Paris, France\r\n"
+    report = import_file(project, "profiles", write_text(tmp_path / "c.csv", text, "utf-8-sig"))
+    assert report.delimiter == ";"
+    row = latest(project, "crm_contacts", "external_key")["1"]
+    assert (row["city"], row["_line_number"]) == ("Paris, France", 3)

@@ -223,3 +223,12 @@ def test_a_fixed_rejects_file_imports_as_it_is(project: Project, tmp_path: Path)
         "1": "a@x.com",
         "2": "b@example.com",
     }
+
+
+def test_a_stale_rejects_file_is_pointed_out(project: Project, tmp_path: Path) -> None:
+    source = write_text(tmp_path / "c.csv", "external_key,email\n1,x@\n")
+    import_file(project, "profiles", source)
+    write_text(source, "external_key,email\n1,x@example.com\n")
+    report = import_file(project, "profiles", source)
+    assert report.rejects_path is None
+    assert f"{tmp_path / 'c.rejects.csv'} is from an earlier import: this one rejected nothing" in report.warnings
