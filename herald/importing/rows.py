@@ -23,15 +23,8 @@ from herald.importing.report import ColumnDateOrder
 from herald.importing.rules import is_temporal, parse_column, resolve_date_orders
 from herald.importing.upsert import FOLDED, LINE, ROW, superseded
 from herald.importing.values import NULL_TEXT, Column, as_text, clean_text, first_reason
+from herald.landing import arrow_schema
 from herald.raw_schema import CONSENT_EVENTS, CONSENT_TOPICS, CRM_CONTACTS, RawTable
-
-_ARROW_TYPES = {
-    "varchar": pa.string(),
-    "integer": pa.int64(),
-    "double": pa.float64(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -61,6 +54,7 @@ def check_rows(
     orders, date_orders = resolve_date_orders(
         path, temporal, rows.line_numbers, requested=requested_order, delimiter=delimiter
     )
+    schema = arrow_schema(table, with_batch_columns=False)
     columns: dict[str, Column] = {}
     reasons: list[Column] = []
     notes: list[str] = []
@@ -78,7 +72,7 @@ def check_rows(
             reasons.append(parsed.reasons)
             notes.extend(parsed.notes)
         else:
-            values = pa.nulls(n, _ARROW_TYPES[column.type])
+            values = pa.nulls(n, schema.field(column.name).type)
         if column.name in defaults:
             values = pc.fill_null(values, defaults[column.name])
         if column.required:
