@@ -6,8 +6,8 @@ Accepted, per value:
 - day first with dots: ``15.03.2024`` (always day-first: nobody writes month-first with dots)
 - slashes or dashes with the year last: ``15/03/2024`` or ``03/15/2024`` -- the column's order decides
 - month names: ``15 Mar 2024``, ``15-March-2024``, ``March 15, 2024``
-- Excel serial day numbers from 10000 to 99999 (1927-05-18 to 2173-10-14), with a fraction for the time of day;
-  a bare four-digit number is more likely a year and is rejected
+- Excel serial day numbers from 10000 to 99999 (1927-05-18 to 2173-10-14), with a fraction for the time of day
+  (``45366.5`` or ``45366,5``); a bare four-digit number is more likely a year and is rejected
 - an optional time ``T10:30``, `` 10:30:15.123``, ``2:30 PM``, followed by an optional ``Z``, ``UTC`` or offset
   (``+02:00``, ``+0200``, ``-05``): timestamps are converted to UTC and stored without a time zone; a value without
   an offset is taken as UTC already
@@ -57,7 +57,7 @@ _SLASHED = r"^(?P<a>\d{1,2})[/-](?P<b>\d{1,2})[/-](?P<y>\d{4})" + _TIME
 _COMPACT = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"
 _DAY_MONTH_NAME = r"^(?P<d>\d{1,2})\.?[\s\-/]*(?P<mon>\p{L}{3,9})\.?[\s\-/,]+(?P<y>\d{4})" + _TIME
 _MONTH_NAME_DAY = r"^(?P<mon>\p{L}{3,9})\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})" + _TIME
-_SERIAL = r"^\d{5}(?:\.\d+)?$"
+_SERIAL = r"^\d{5}(?:[.,]\d+)?$"
 _TWO_DIGIT_YEAR = r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}(?:\D|$)"
 _OFFSET = r"^(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})?$"
 
@@ -196,7 +196,8 @@ def _parse_fields(column: str, text: Column, kind: TemporalType, order: Resolved
     date_ok = _calendar_ok(y, m, d)
     days = pc.if_else(date_ok, _days_from_civil(y, m, d), pa.scalar(None, pa.int64()))
 
-    serial = pc.cast(pc.if_else(pc.match_substring_regex(text, _SERIAL), text, NULL_TEXT), pa.float64())
+    serial_text = pc.replace_substring(pc.if_else(pc.match_substring_regex(text, _SERIAL), text, NULL_TEXT), ",", ".")
+    serial = pc.cast(serial_text, pa.float64())
     serial_days = pc.subtract(pc.cast(pc.floor(serial), pa.int64()), _EXCEL_EPOCH_OFFSET)
 
     micros = _micros(days, fields)

@@ -79,3 +79,35 @@ def test_year_first_only_rejects_slashed_dates(project: Project, tmp_path: Path)
     text = "external_key,birth_date\n1,1990/04/03\n2,03/04/1990\n"
     report = import_file(project, "profiles", write_text(tmp_path / "c.csv", text), date_order="ymd")
     assert _births(project) == {"1": "1990-04-03"} and report.rows_rejected == 1
+
+
+def test_spreadsheet_dates_and_excel_serials_in_one_file(project: Project, tmp_path: Path) -> None:
+    text = (
+        "external_key;birth_date;created_at\n"
+        "1;32874;45366,5\n"  # Excel serials, with a European spreadsheet's decimal comma
+        "2;31.12.1979;15.03.2024 14:05\n"
+        "3;1985/07/09;2024-03-15T10:30:00+01:00\n"
+        "4;12 Feb 1970;45366.75\n"
+    )
+    report = import_file(project, "profiles", write_text(tmp_path / "c.csv", text))
+    rows = latest(project, "crm_contacts", "external_key")
+    assert {k: str(r["birth_date"]) for k, r in rows.items()} == {
+        "1": "1990-01-01",
+        "2": "1979-12-31",
+        "3": "1985-07-09",
+        "4": "1970-02-12",
+    }
+    assert {k: str(r["created_at"]) for k, r in rows.items()} == {
+        "1": "2024-03-15 12:00:00",
+        "2": "2024-03-15 14:05:00",
+        "3": "2024-03-15 09:30:00",
+        "4": "2024-03-15 18:00:00",
+    }
+    assert (report.rows_inserted, report.rejects_path) == (4, None)
+
+
+def test_excel_serials(project: Project, tmp_path: Path) -> None:
+    text = "external_key,birth_date,created_at\n1,32874,45366.5\n"
+    import_file(project, "profiles", write_text(tmp_path / "c.csv", text))
+    row = latest(project, "crm_contacts", "external_key")["1"]
+    assert (str(row["birth_date"]), str(row["created_at"])) == ("1990-01-01", "2024-03-15 12:00:00")
