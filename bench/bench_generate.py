@@ -35,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--events-per-profile", type=int, default=50)
-    parser.add_argument("--memory-limit", default="6GB")
+    parser.add_argument("--memory-limit", default="4GB")
     parser.add_argument("--workdir", help="keep the data here (default: a temporary folder, removed after)")
     args = parser.parse_args()
     out = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="herald-bench-generate-"))

@@ -37,7 +37,10 @@ def demo_seeds_dir(project: Project) -> Path:
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: RawTable) -> duckdb.DuckDBPyRelation:
-    """The seed as typed by the raw schema; no sniffing, so a malformed seed fails instead of guessing."""
+    """The seed as typed by the raw schema; no sniffing, so a malformed seed fails instead of guessing.
+
+    Empty cells, quoted or not, read as null, as ``dbt seed`` loads them on the other engines.
+    """
     cols = table.columns if table is IMPORT_BATCHES else (*table.columns, *BATCH_COLUMNS)
     columns = "{" + ", ".join(f"{lit(c.name)}: {lit(_CSV_TYPES[c.type])}" for c in cols) + "}"
     return con.sql(
@@ -56,6 +59,8 @@ def _demo_batches(con: duckdb.DuckDBPyConnection, seeds: Path) -> list[tuple[str
 def demo_is_loaded(project: Project) -> bool:
     """True when every demo batch and its import record are in the landing zone."""
     seeds = demo_seeds_dir(project)
+    if not (seeds / seed_file_name(IMPORT_BATCHES)).is_file():
+        return False
     con = duckdb.connect()
     try:
         batches = _demo_batches(con, seeds)

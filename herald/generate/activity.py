@@ -184,6 +184,8 @@ WITH counted AS (
         AS ordered_e
     FROM wrapped
 )
+SELECT *, sum(n_lines) OVER (ORDER BY order_no ROWS UNBOUNDED PRECEDING) - n_lines AS lines_before
+FROM (
 SELECT i, ok, currency, ordered_e, {line_lut}[ri(ok, 'lines', 100) + 1] AS n_lines,
     row_number() OVER (ORDER BY ordered_e, ok) AS order_no,
     CASE WHEN u(ok, 'status') < 0.06 THEN 'cancelled' WHEN u(ok, 'status') < 0.10 THEN 'refunded'
@@ -191,6 +193,7 @@ SELECT i, ok, currency, ordered_e, {line_lut}[ri(ok, 'lines', 100) + 1] AS n_lin
     CASE WHEN u(ok, 'channel') < 0.12 THEN 'store'
          WHEN app_platform IS NOT NULL AND u(ok, 'channel') < 0.5 THEN 'app' ELSE 'web' END AS sales_channel
 FROM timed
+)
 """
 
 
@@ -219,7 +222,7 @@ SELECT order_id || '-' || line_no AS order_line_id, order_id,
     {cat.ids}[product_no] AS product_id,
     {cat.names}[product_no] AS product_name,
     {cat.categories}[product_no] AS category,
-    quantity, unit_price
+    quantity, unit_price, lines_before + line_no AS _line_number
 FROM ({_lines_sql(plan)})
 """
 
@@ -231,7 +234,7 @@ WITH totals AS (
 )
 SELECT 'O' || lpad(o.order_no::VARCHAR, {plan.event_digits}, '0') AS order_id,
     key_of(o.i) AS external_key, o.status, o.sales_channel, o.currency, t.total_amount,
-    ts(o.ordered_e) AS ordered_at
+    ts(o.ordered_e) AS ordered_at, o.order_no AS _line_number
 FROM orders o JOIN totals t USING (order_no)
 """
 
@@ -265,7 +268,8 @@ WHERE registered_e < {end} - 60
 def push_tokens_sql() -> str:
     return """
 SELECT device_id, external_key, platform, token,
-    ts(registered_e) AS registered_at, ts(unregistered_e) AS unregistered_at
+    ts(registered_e) AS registered_at, ts(unregistered_e) AS unregistered_at,
+    row_number() OVER (ORDER BY i, k) AS _line_number
 FROM devices
 """
 
@@ -287,6 +291,7 @@ def app_events_sql(plan: Plan, first: int, last: int) -> str:
     type_lut = str_list(
         [["page_view", "product_view", "search", "add_to_cart"][x] for x in inverse_cdf([30, 42, 13, 15], 100)]
     )
+    product = cat.product("cat_no", "e", "item")
     candidates = ",\n        ".join(
         f"(floor({plan.active_profiles} * pow(u(s, 'who{k}'), 1.7))::BIGINT * {mult} + {offset}) % {n} + 1 AS c{k}"
         for k in range(3)
@@ -322,28 +327,29 @@ WITH sessions AS (
     SELECT *,
         least({end} - 1, start_e + j * gap + ri(e, 'jitter', 10)) AS occurred_e,
         CASE WHEN j = 0 THEN (CASE WHEN platform = 'web' THEN 'page_view' ELSE 'app_open' END)
-             ELSE {type_lut}[ri(e, 'type', 100) + 1] END AS event_type,
-        'P' || lpad({cat.product("cat_no", "e", "item")}::VARCHAR, 4, '0') AS product_id,
-        {cat.category_names}[cat_no] AS category
+             ELSE {type_lut}[ri(e, 'type', 100) + 1] END AS event_type
     FROM ev
 )
 SELECT
-    'E' || lpad((e + 1)::VARCHAR, {plan.event_digits}, '0') AS event_id,
+    concat('E', lpad((e + 1)::VARCHAR, {plan.event_digits}, '0')) AS event_id,
     external_key,
     event_type,
-    '{{' || CASE event_type
-        WHEN 'page_view' THEN '"url":"' || (CASE WHEN j = 0 THEN '/' ELSE {pages}[ri(e, 'page', 6) + 1] END)
-            || (CASE WHEN j > 0 AND ri(e, 'page', 6) = 5 THEN category ELSE '' END) || '",'
-        WHEN 'product_view' THEN '"product_id":"' || product_id || '","category":"' || category || '",'
-        WHEN 'add_to_cart' THEN '"product_id":"' || product_id || '","category":"' || category || '","quantity":'
-            || (CASE WHEN u(e, 'qty') < 0.9 THEN 1 ELSE 2 END) || ','
-        WHEN 'search' THEN '"search_query":"' || {queries}[ri(e, 'query', {len(SEARCH_QUERIES)}) + 1] || '",'
-        ELSE '' END
-        || '"platform":"' || platform || '"'
-        || CASE WHEN platform = 'web' OR j > 0 THEN ''
-                ELSE ',"app_version":"' || {versions}[greatest(0, least({nv - 1},
-                    floor((occurred_e - {start}) * {nv} / {end - start})::BIGINT - ri(i, 'lag', 3))) + 1] || '"' END
-        || '}}' AS properties,
+    -- One concat per event type: each event only builds the properties it has.
+    CASE event_type
+        WHEN 'product_view' THEN concat('{{"product_id":"P', lpad({product}::VARCHAR, 4, '0'),
+            '","category":"', {cat.category_names}[cat_no], '","platform":"', platform, '"}}')
+        WHEN 'add_to_cart' THEN concat('{{"product_id":"P', lpad({product}::VARCHAR, 4, '0'),
+            '","category":"', {cat.category_names}[cat_no], '","quantity":',
+            CASE WHEN u(e, 'qty') < 0.9 THEN '1' ELSE '2' END, ',"platform":"', platform, '"}}')
+        WHEN 'search' THEN concat('{{"search_query":"', {queries}[ri(e, 'query', {len(SEARCH_QUERIES)}) + 1],
+            '","platform":"', platform, '"}}')
+        WHEN 'app_open' THEN concat('{{"platform":"', platform, '","app_version":"',
+            {versions}[greatest(0, least({nv - 1}, floor((occurred_e - {start}) * {nv} / {end - start})::BIGINT
+                - ri(i, 'lag', 3))) + 1], '"}}')
+        ELSE concat('{{"url":"', CASE WHEN j = 0 THEN '/' ELSE {pages}[ri(e, 'page', 6) + 1] END,
+            CASE WHEN j > 0 AND ri(e, 'page', 6) = 5 THEN {cat.category_names}[cat_no] ELSE '' END,
+            '","platform":"', platform, '"}}')
+        END AS properties,
     ts(occurred_e) AS occurred_at,
     e - {first} + 1 AS _line_number
 FROM typed

@@ -89,12 +89,10 @@ class _BatchWriter:
         self.batch_ids.append(batch_id)
         return batch_id, moment
 
-    def write(
-        self, table: RawTable, select_sql: str, *, source_file: str, line_order: str | None, updates: bool = False
-    ) -> int:
+    def write(self, table: RawTable, select_sql: str, *, source_file: str, updates: bool = False) -> int:
+        """Write ``select_sql`` (raw columns plus ``_line_number``) as one batch; returns its row count."""
         batch_id, loaded_at = self._next_batch_id()
         casts = [f"CAST(q.{c.name} AS {_DUCK_TYPES[c.type]}) AS {c.name}" for c in table.columns]
-        line = f"row_number() OVER (ORDER BY {line_order})" if line_order else "q._line_number"
         target = self.out_dir / table.name / f"{batch_id}.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.partial")
@@ -103,7 +101,7 @@ COPY (
     SELECT {", ".join(casts)},
         {lit(batch_id)} AS _batch_id,
         {lit(source_file)} AS _source_file,
-        CAST({line} AS BIGINT) AS _line_number,
+        CAST(q._line_number AS BIGINT) AS _line_number,
         CAST({lit(loaded_at.isoformat(sep=" "))} AS TIMESTAMP) AS _loaded_at
     FROM ({select_sql}) q
 ) TO {lit(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"""
@@ -224,22 +222,20 @@ def _prepare(con: duckdb.DuckDBPyConnection, plan: Plan, steps: _Steps) -> None:
 
 def _write_tables(w: _BatchWriter, plan: Plan, steps: _Steps, chunks: list[tuple[int, int]]) -> None:
     src = "generated/{}.parquet"
-    w.write(CRM_CONTACTS, profiles.contacts_sql(plan), source_file=src.format("crm_contacts"), line_order="ord")
+    w.write(CRM_CONTACTS, profiles.contacts_sql(plan), source_file=src.format("crm_contacts"))
     steps("crm_contacts")
     w.write(
         CONSENT_EVENTS,
         messaging.consent_events_sql(plan),
         source_file=src.format("consent_events"),
-        line_order="occurred_at, consent_event_id",
     )
     steps("consent_events")
-    w.write(SHOP_ORDERS, activity.shop_orders_sql(plan), source_file=src.format("shop_orders"), line_order="order_id")
+    w.write(SHOP_ORDERS, activity.shop_orders_sql(plan), source_file=src.format("shop_orders"))
     steps("shop_orders")
     w.write(
         SHOP_ORDER_LINES,
         activity.shop_order_lines_sql(plan),
         source_file=src.format("shop_order_lines"),
-        line_order="order_id, order_line_id",
     )
     steps("shop_order_lines")
     for part, (first, last) in enumerate(chunks, start=1):
@@ -247,26 +243,23 @@ def _write_tables(w: _BatchWriter, plan: Plan, steps: _Steps, chunks: list[tuple
             APP_EVENTS,
             activity.app_events_sql(plan, first, last),
             source_file=src.format(f"app_events-{part:04d}"),
-            line_order=None,
         )
         steps(f"app_events {part}/{len(chunks)}")
-    w.write(PUSH_TOKENS, activity.push_tokens_sql(), source_file=src.format("push_tokens"), line_order="device_id")
+    w.write(PUSH_TOKENS, activity.push_tokens_sql(), source_file=src.format("push_tokens"))
     steps("push_tokens")
     w.write(
         MESSAGE_HISTORY,
         messaging.message_history_sql(),
         source_file=src.format("message_history"),
-        line_order="sent_at, message_id",
     )
     steps("message_history")
-    w.write(ESP_EVENTS, messaging.esp_events_sql(plan), source_file=src.format("esp_events"), line_order=None)
+    w.write(ESP_EVENTS, messaging.esp_events_sql(plan), source_file=src.format("esp_events"))
     steps("esp_events")
     # A later CRM export in which some contacts moved: the same keys again, in a newer batch.
     w.write(
         CRM_CONTACTS,
         profiles.contact_updates_sql(plan),
         source_file=src.format("crm_contacts-update"),
-        line_order="ord",
         updates=True,
     )
     steps("crm_contacts update")

@@ -1,16 +1,14 @@
 """Consent, past campaigns, the messages they sent, and the email provider's events about them.
 
-Campaigns are sent in date order, each to a share of the people who had consented to its channel and topic at
-that moment, so an unsubscribe from one campaign keeps that person out of later campaigns on the same topic.
+Each campaign went to a share of the people who had consented to its channel and topic when it went out; an
+unsubscribe keeps that person out of every later campaign on the same topic.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
 import duckdb
 
-from herald.generate._sql import lit, str_list
+from herald.generate._sql import epoch, lit, str_list
 from herald.generate.plan import Plan
 from herald.generate.reference import CAMPAIGNS, CONSENT_FORMS, IP_FIRST_OCTETS
 
@@ -42,6 +40,7 @@ _SOFT_BOUNCES = (
     ("4.7.1", "421 4.7.1 Temporary rate limit exceeded, try again later"),
     ("4.4.2", "421 4.4.2 Connection dropped due to timeout"),
 )
+_ESP_KINDS = ("processed", "dropped", "deferred", "delivered", "bounce", "open", "click", "spamreport", "unsubscribe")
 _DEFERRALS = (
     "451 4.7.650 The mail server has been temporarily rate limited",
     "421 4.7.0 Try again later, closing connection",
@@ -59,9 +58,7 @@ def _ip(key: str) -> str:
 def create_campaigns(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     rows = []
     for c, campaign in enumerate(CAMPAIGNS, start=1):
-        send = campaign.send_date(plan.end_date)
-        send_e = int((dt.datetime(send.year, send.month, send.day, campaign.hour_utc) - dt.datetime(1970, 1, 1))
-                     .total_seconds())  # fmt: skip
+        send_e = epoch(campaign.send_date(plan.end_date)) + campaign.hour_utc * 3600
         rows.append(
             f"({c}, {lit(f'CMP{c:02d}')}, {lit(campaign.display_name(plan.end_date))}, {lit(campaign.channel)}, "
             f"{lit(campaign.topic)}, {send_e}, {campaign.share!r}, {lit(campaign.landing_path)})"
@@ -106,7 +103,7 @@ cand AS (
              THEN in_e + 60 + floor(({end} - in_e - 120) * u(ck, 'pc_out_at'))::BIGINT END AS out_e
     FROM opted
 )
-SELECT i, channel, topic, ck, in_e, in_source, out_e,
+SELECT i, fate, channel, topic, ck, in_e, in_source, out_e,
     CASE WHEN out_e IS NOT NULL AND u(ck, 'reopt') < 0.15
          THEN out_e + 60 + floor(({end} - out_e - 120) * u(ck, 'reopt_at'))::BIGINT END AS re_e
 FROM changed
@@ -120,6 +117,8 @@ def send_campaigns(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     was sent; someone who unsubscribed from a topic gets nothing more on that topic afterwards.
     """
     con.execute(f"CREATE OR REPLACE TABLE msg AS {_messages_sql(plan)}")
+    # Line numbers in send order, sorted on two integer columns rather than on the wide rows.
+    con.execute("CREATE OR REPLACE TABLE msg_order AS SELECT mk, row_number() OVER (ORDER BY sent_e, mk) AS n FROM msg")
 
 
 def _messages_sql(plan: Plan) -> str:
@@ -128,23 +127,26 @@ def _messages_sql(plan: Plan) -> str:
 WITH aud AS (
     SELECT p.i, p.external_key, p.fate, p.open_rate, cp.*,
         hash(p.i, cp.c) AS mk,
-        CASE cp.channel WHEN 'email' THEN trim(p.email) WHEN 'sms' THEN p.phone_e164 ELSE d.token END AS address
+        CASE cp.channel WHEN 'email' THEN p.email WHEN 'sms' THEN '+' || p.dial || p.nsn ELSE d.token END
+            AS address
     FROM camp cp
     JOIN cons k ON k.channel = cp.channel AND k.topic = cp.topic
     JOIN p ON p.i = k.i
     LEFT JOIN devices d ON d.i = k.i AND d.k = 0
     WHERE k.in_e < cp.send_e
       AND NOT (k.out_e IS NOT NULL AND k.out_e < cp.send_e AND (k.re_e IS NULL OR k.re_e > cp.send_e))
-      AND (u(k.i, 'audience' || cp.c) < cp.share OR (p.fate <> 'normal' AND cp.channel = 'email'))
+      AND (u(hash(k.i, cp.c), 'audience') < cp.share OR (k.fate <> 'normal' AND cp.channel = 'email'))
       AND (cp.channel <> 'push'
            OR (d.registered_e < cp.send_e AND (d.unregistered_e IS NULL OR d.unregistered_e > cp.send_e)))
 ), sent AS (
     SELECT *,
         send_e + ri(mk, 'throttle', CASE channel WHEN 'email' THEN 7200 WHEN 'sms' THEN 1800 ELSE 600 END)
-            AS sent_e,
-        -- How many emails the person got before: deliverability stories depend on it.
-        row_number() OVER (PARTITION BY i, channel ORDER BY send_e) - 1 AS n_prev
+            AS sent_e
     FROM aud
+), story AS (
+    -- How many emails someone with a deliverability story got before: their outcome depends on it.
+    SELECT mk, row_number() OVER (PARTITION BY i ORDER BY send_e) - 1 AS n_prev
+    FROM aud WHERE fate <> 'normal' AND channel = 'email'
 ), outcomes AS (
     SELECT *,
         CASE WHEN channel <> 'email' THEN 'delivered'
@@ -155,7 +157,7 @@ WITH aud AS (
              WHEN u(mk, 'outcome') < 0.012 THEN 'soft'
              WHEN u(mk, 'outcome') < 0.035 THEN 'deferred'
              ELSE 'delivered' END AS outcome
-    FROM sent
+    FROM sent LEFT JOIN story USING (mk)
 ), timed AS (
     SELECT *,
         sent_e + 1 + ri(mk, 'processed', 4) AS processed_e,
@@ -185,120 +187,120 @@ WITH aud AS (
              WHEN channel = 'sms' AND u(mk, 'stop') < 0.015 THEN sent_e + 60 + ri(mk, 'stop_at', 7200)
         END AS unsub_e
     FROM opened
-), cut AS (
+), firsts AS (
     -- Nothing more on a topic after the first unsubscribe from it (fates never unsubscribe, so counts hold).
-    SELECT *, min(unsub_e) OVER (PARTITION BY i, channel, topic) AS first_unsub_e FROM unsubscribed
+    SELECT i, channel, topic, min(unsub_e) AS first_unsub_e FROM unsubscribed
+    WHERE unsub_e IS NOT NULL GROUP BY i, channel, topic
 )
 SELECT
     campaign_id || '-' || external_key AS message_id,
-    i, external_key, c, mk, campaign_id, campaign_name, channel, topic, landing_path, address, sent_e,
+    u.i, external_key, c, mk, campaign_id, campaign_name, u.channel, u.topic, landing_path, address, sent_e,
     outcome, processed_e, deferred_e, delivered_e, n_opens, first_open_e, n_clicks, unsub_e
-FROM cut
-WHERE first_unsub_e IS NULL OR sent_e < first_unsub_e
+FROM unsubscribed u LEFT JOIN firsts f ON f.i = u.i AND f.channel = u.channel AND f.topic = u.topic
+WHERE f.first_unsub_e IS NULL OR u.sent_e < f.first_unsub_e
 """
 
 
 def message_history_sql() -> str:
     return """
-SELECT message_id, external_key, campaign_id, campaign_name, channel, address, ts(sent_e) AS sent_at
-FROM msg
+SELECT message_id, external_key, campaign_id, campaign_name, channel, address, ts(sent_e) AS sent_at,
+    n AS _line_number
+FROM msg JOIN msg_order USING (mk)
 """
 
 
 def consent_events_sql(plan: Plan) -> str:
-    """Opt-ins with their evidence, preference-center changes, and the unsubscribes found in past messages."""
+    """Opt-ins with their evidence, preference-center changes, and the unsubscribes found in past messages.
+
+    Numbered on narrow rows first; evidence and IP strings are built after the sort.
+    """
     forms = str_list(list(CONSENT_FORMS))
     return f"""
 WITH ev AS (
-    SELECT i, channel, topic, 'opt_in' AS status, in_source AS source,
-        CASE in_source
+    SELECT i, channel, topic, 0 AS kind, ck, in_e AS at_e, in_source, NULL::BIGINT AS mk, NULL::INTEGER AS c
+    FROM cons
+    UNION ALL SELECT i, channel, topic, 1, ck, out_e, NULL, NULL, NULL FROM cons WHERE out_e IS NOT NULL
+    UNION ALL SELECT i, channel, topic, 2, ck, re_e, NULL, NULL, NULL FROM cons WHERE re_e IS NOT NULL
+    UNION ALL
+    SELECT i, channel, topic, 3, hash(i, channel, topic), unsub_e, NULL, mk, c FROM msg WHERE unsub_e IS NOT NULL
+), numbered AS (
+    SELECT *, row_number() OVER (ORDER BY at_e, i, kind, ck) AS n FROM ev
+)
+SELECT 'CE' || lpad(n::VARCHAR, {plan.event_digits}, '0') AS consent_event_id,
+    key_of(i) AS external_key, channel, topic,
+    CASE WHEN kind IN (0, 2) THEN 'opt_in' ELSE 'opt_out' END AS status,
+    CASE kind WHEN 0 THEN in_source WHEN 3 THEN (CASE channel WHEN 'sms' THEN 'sms_reply' ELSE 'unsubscribe_link' END)
+        ELSE 'preference_center' END AS source,
+    CASE kind
+        WHEN 3 THEN 'CMP' || lpad(c::VARCHAR, 2, '0') || '-' || key_of(i)
+        WHEN 0 THEN (CASE in_source
             WHEN 'web_form' THEN {forms}[ri(ck, 'form', {len(CONSENT_FORMS)}) + 1]
             WHEN 'checkout' THEN 'form-checkout-optin'
-            WHEN 'import' THEN 'crm-migration-' || strftime(ts(in_e), '%Y')
+            WHEN 'import' THEN 'crm-migration-' || year(ts(at_e))
             WHEN 'store' THEN 'pos-' || (ri(ck, 'store', 90) + 10)
-            ELSE 'D' || lpad(i::VARCHAR, {plan.key_digits}, '0') || '-1' END AS evidence_id,
-        CASE WHEN in_source IN ('web_form', 'checkout', 'app') THEN {_ip("ck")} END AS ip_address,
-        in_e AS at_e
-    FROM cons
-    UNION ALL
-    SELECT i, channel, topic, 'opt_out', 'preference_center', 'pc-' || hx(ck, 'pc_session')[:12],
-        {_ip("hash(ck, 1)")}, out_e
-    FROM cons WHERE out_e IS NOT NULL
-    UNION ALL
-    SELECT i, channel, topic, 'opt_in', 'preference_center', 'pc-' || hx(ck, 'pc_session')[:12],
-        {_ip("hash(ck, 1)")}, re_e
-    FROM cons WHERE re_e IS NOT NULL
-    UNION ALL
-    SELECT i, channel, topic, 'opt_out', CASE channel WHEN 'sms' THEN 'sms_reply' ELSE 'unsubscribe_link' END,
-        message_id, CASE channel WHEN 'email' THEN {_ip("mk")} END, unsub_e
-    FROM msg WHERE unsub_e IS NOT NULL
-)
-SELECT
-    'CE' || lpad(row_number() OVER (ORDER BY at_e, i, channel, topic, status)::VARCHAR, {plan.event_digits}, '0')
-        AS consent_event_id,
-    key_of(i) AS external_key, channel, topic, status, source, evidence_id, ip_address, ts(at_e) AS occurred_at
-FROM ev
+            ELSE 'D' || lpad(i::VARCHAR, {plan.key_digits}, '0') || '-1' END)
+        ELSE 'pc-' || hx(ck, 'pc_session')[:12] END AS evidence_id,
+    CASE WHEN kind = 0 AND in_source IN ('web_form', 'checkout', 'app') THEN {_ip("ck")}
+         WHEN kind IN (1, 2) THEN {_ip("hash(ck, 1)")}
+         WHEN kind = 3 AND channel = 'email' THEN {_ip("mk")} END AS ip_address,
+    ts(at_e) AS occurred_at,
+    n AS _line_number
+FROM numbered
 """
 
 
 def esp_events_sql(plan: Plan) -> str:
-    """SendGrid Event Webhook rows for every email message; a few events are posted twice, as SendGrid does."""
+    """SendGrid Event Webhook rows for every email message; a few events are posted twice, as SendGrid does.
+
+    Events are first listed as narrow integer rows (message, kind, repeat, time) and numbered, and only then
+    given their strings, so the sort that numbers them stays cheap.
+    """
     end = plan.end_epoch
     soft_status = str_list([s for s, _ in _SOFT_BOUNCES])
     soft_reason = str_list([r for _, r in _SOFT_BOUNCES])
     deferrals = str_list(list(_DEFERRALS))
+    kinds = str_list(list(_ESP_KINDS))
     return f"""
 WITH m AS (SELECT * FROM msg WHERE channel = 'email'),
 ev AS (
-    SELECT message_id, mk, address, 'processed' AS event, 0 AS k, processed_e AS at_e,
-        NULL AS bounce_type, NULL AS reason, NULL AS status, NULL AS url
-    FROM m
+    SELECT mk, 0 AS kind, 0 AS k, processed_e AS at_e FROM m
+    UNION ALL SELECT mk, 1, 0, processed_e + 1 FROM m WHERE outcome LIKE 'dropped%'
+    UNION ALL SELECT mk, 2, 0, deferred_e FROM m WHERE outcome = 'deferred'
+    UNION ALL SELECT mk, 3, 0, delivered_e FROM m WHERE delivered_e IS NOT NULL
+    UNION ALL SELECT mk, 4, 0, processed_e + 3 + ri(mk, 'bounce_at', 90) FROM m WHERE outcome IN ('hard', 'soft')
     UNION ALL
-    SELECT message_id, mk, address, 'dropped', 0, processed_e + 1, NULL,
-        CASE outcome WHEN 'dropped_bounce' THEN 'Bounced Address' ELSE 'Spam Reporting Address' END, NULL, NULL
-    FROM m WHERE outcome LIKE 'dropped%'
-    UNION ALL
-    SELECT message_id, mk, address, 'deferred', 0, deferred_e, NULL, {deferrals}[ri(mk, 'deferral', 2) + 1],
-        NULL, NULL
-    FROM m WHERE outcome = 'deferred'
-    UNION ALL
-    SELECT message_id, mk, address, 'delivered', 0, delivered_e, NULL, NULL, NULL, NULL
-    FROM m WHERE delivered_e IS NOT NULL
-    UNION ALL
-    SELECT message_id, mk, address, 'bounce', 0, processed_e + 3 + ri(mk, 'bounce_at', 90),
-        CASE outcome WHEN 'hard' THEN 'bounce' ELSE 'blocked' END,
-        CASE outcome WHEN 'hard' THEN '550 5.1.1 The email account that you tried to reach does not exist'
-             ELSE {soft_reason}[ri(mk, 'soft', 3) + 1] END,
-        CASE outcome WHEN 'hard' THEN '5.1.1' ELSE {soft_status}[ri(mk, 'soft', 3) + 1] END,
-        NULL
-    FROM m WHERE outcome IN ('hard', 'soft')
-    UNION ALL
-    SELECT message_id, mk, address, 'open', k,
-        first_open_e + CASE WHEN k = 0 THEN 0 ELSE k * 600 + ri(hash(mk, k), 'reopen', 172800) END,
-        NULL, NULL, NULL, NULL
+    SELECT mk, 5, k, first_open_e + CASE WHEN k = 0 THEN 0 ELSE k * 600 + ri(hash(mk, k), 'reopen', 172800) END
     FROM m, range(n_opens) t(k)
     UNION ALL
-    SELECT message_id, mk, address, 'click', k, first_open_e + 5 + ri(hash(mk, k), 'click_at', 300) + k * 60,
-        NULL, NULL, NULL,
-        'https://shop.example.com' || landing_path || '?utm_source=email&utm_campaign=' || lower(campaign_id)
-    FROM m, range(n_clicks) t(k)
+    SELECT mk, 6, k, first_open_e + 5 + ri(hash(mk, k), 'click_at', 300) + k * 60 FROM m, range(n_clicks) t(k)
     UNION ALL
-    SELECT message_id, mk, address, 'spamreport', 0, delivered_e + 3600 + ri(mk, 'complaint_at', 172800),
-        NULL, NULL, NULL, NULL
-    FROM m WHERE outcome = 'complained'
-    UNION ALL
-    SELECT message_id, mk, address, 'unsubscribe', 0, unsub_e, NULL, NULL, NULL, NULL
-    FROM m WHERE unsub_e IS NOT NULL
+    SELECT mk, 7, 0, delivered_e + 3600 + ri(mk, 'complaint_at', 172800) FROM m WHERE outcome = 'complained'
+    UNION ALL SELECT mk, 8, 0, unsub_e FROM m WHERE unsub_e IS NOT NULL
 ), happened AS (
-    SELECT *, hx(message_id, event || k) AS sg_event_id FROM ev WHERE at_e < {end}
+    SELECT * FROM ev WHERE at_e < {end}
 ), posted AS (
     SELECT *, 1 AS post FROM happened
     UNION ALL
-    SELECT *, 2 FROM happened WHERE u(sg_event_id, 'retry') < 0.004 OR event = 'spamreport'
+    SELECT *, 2 FROM happened WHERE u(hash(mk, kind, k), 'retry') < 0.004 OR kind = 7
+), numbered AS (
+    SELECT *, row_number() OVER (ORDER BY at_e, mk, kind, k, post) AS _line_number FROM posted
 )
-SELECT sg_event_id,
-    hx(message_id, 'sg_message') || '.filter' || (10 + ri(mk, 'filter', 90)) || '.0' AS sg_message_id,
-    message_id, event, address AS email, bounce_type, reason, status, url, ts(at_e) AS occurred_at,
-    row_number() OVER (ORDER BY at_e, sg_event_id, post) AS _line_number
-FROM posted
+SELECT hx(hash(mk, kind, k), 'sg_event') AS sg_event_id,
+    hx(mk, 'sg_message') || '.filter' || (10 + ri(mk, 'filter', 90)) || '.0' AS sg_message_id,
+    m.message_id, {kinds}[kind + 1] AS event, m.address AS email,
+    CASE WHEN kind = 4 THEN (CASE m.outcome WHEN 'hard' THEN 'bounce' ELSE 'blocked' END) END AS bounce_type,
+    CASE kind
+        WHEN 1 THEN (CASE m.outcome WHEN 'dropped_bounce' THEN 'Bounced Address' ELSE 'Spam Reporting Address' END)
+        WHEN 2 THEN {deferrals}[ri(mk, 'deferral', 2) + 1]
+        WHEN 4 THEN (CASE m.outcome WHEN 'hard'
+            THEN '550 5.1.1 The email account that you tried to reach does not exist'
+            ELSE {soft_reason}[ri(mk, 'soft', 3) + 1] END)
+        END AS reason,
+    CASE WHEN kind = 4 THEN (CASE m.outcome WHEN 'hard' THEN '5.1.1' ELSE {soft_status}[ri(mk, 'soft', 3) + 1] END)
+        END AS status,
+    CASE WHEN kind = 6 THEN 'https://shop.example.com' || m.landing_path || '?utm_source=email&utm_campaign='
+        || lower(m.campaign_id) END AS url,
+    ts(at_e) AS occurred_at,
+    _line_number
+FROM numbered JOIN m USING (mk)
 """

@@ -211,34 +211,32 @@ JOIN ref_postal pc ON pc.ci = x.ci AND pc.city_k = x.city_k AND pc.k = ri(x.i, '
     _finish_profiles(con, plan)
 
 
+_LOCAL_PART = """lower(CASE ri(i, 'email_style', 6)
+    WHEN 0 THEN first_name || '.' || last_name
+    WHEN 1 THEN first_name || last_name
+    WHEN 2 THEN left(first_name, 1) || '.' || last_name
+    WHEN 3 THEN first_name || '_' || last_name
+    WHEN 4 THEN last_name || '.' || first_name
+    ELSE left(first_name, 1) || last_name END)"""
+
+
 def _finish_profiles(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     end = plan.end_epoch
     con.execute(f"""
 CREATE OR REPLACE TABLE p AS
-WITH phones AS (
-    SELECT *,
-        mobile_prefix || lpad((ri(i, 'phone', pow(10, nsn_length - len(mobile_prefix))::BIGINT))::VARCHAR,
-                              (nsn_length - len(mobile_prefix))::INTEGER, '0') AS nsn,
-        lower(CASE ri(i, 'email_style', 6)
-            WHEN 0 THEN first_name || '.' || last_name
-            WHEN 1 THEN first_name || last_name
-            WHEN 2 THEN left(first_name, 1) || '.' || last_name
-            WHEN 3 THEN first_name || '_' || last_name
-            WHEN 4 THEN last_name || '.' || first_name
-            ELSE left(first_name, 1) || last_name END) AS local_base
-    FROM p_base
-), numbered AS (
+WITH ranks AS (
     -- Two people whose names give the same address get a number, as mail providers make them do.
-    SELECT *,
-        row_number() OVER (PARTITION BY local_base, domain ORDER BY i) AS same_name_rank,
-        least({end} - 1, created_e + floor((({end} - created_e) * pow(u(i, 'app_reg'), 2)))::BIGINT) AS app_reg_e
-    FROM phones
+    SELECT i, {_LOCAL_PART} AS local_base,
+        row_number() OVER (PARTITION BY {_LOCAL_PART}, domain ORDER BY i) AS same_name_rank
+    FROM p_base
 )
-SELECT * EXCLUDE (same_name_rank, local_base),
+SELECT b.*,
+    mobile_prefix || lpad((ri(i, 'phone', pow(10, nsn_length - len(mobile_prefix))::BIGINT))::VARCHAR,
+                          (nsn_length - len(mobile_prefix))::INTEGER, '0') AS nsn,
     local_base || CASE WHEN same_name_rank > 1 THEN same_name_rank::VARCHAR ELSE '' END || '@' || domain AS email,
-    '+' || dial || nsn AS phone_e164,
+    least({end} - 1, created_e + floor((({end} - created_e) * pow(u(i, 'app_reg'), 2)))::BIGINT) AS app_reg_e,
     u(i, 'no_phone') < 0.08 AND fate = 'normal' AS no_phone
-FROM numbered
+FROM p_base b JOIN ranks USING (i)
 """)
     con.execute("DROP TABLE p_base")
 
@@ -310,7 +308,7 @@ WITH typed AS (
         ts(least({end} - 1, created_e + 86400 + floor(({end} - created_e) * u(i, 'dup_created'))::BIGINT))
     FROM typed WHERE mess = 'dup'
 )
-SELECT * FROM rows
+SELECT *, ord AS _line_number FROM rows
 """
 
 
@@ -321,7 +319,7 @@ def contact_updates_sql(plan: Plan) -> str:
 WITH moved AS (
     SELECT *, (city_k + 1 + ri(i, 'move', n_city - 1)) % n_city AS new_k FROM p WHERE mess = 'update'
 )
-SELECT m.i AS ord, m.external_key, m.first_name, m.last_name, m.email,
+SELECT row_number() OVER (ORDER BY m.i) AS _line_number, m.external_key, m.first_name, m.last_name, m.email,
     '+' || m.dial || ' ' || m.nsn AS phone,
     CASE WHEN m.number_first THEN (1 + ri(m.i, 'new_house', 80))::VARCHAR || ' ' || street.value
          ELSE street.value || ' ' || (1 + ri(m.i, 'new_house', 80))::VARCHAR END AS address_line1,
