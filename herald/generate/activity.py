@@ -300,7 +300,7 @@ def app_events_sql(plan: Plan, first: int, last: int) -> str:
     return f"""
 WITH sessions AS (
     SELECT s, {_local_time_sql(plan, "s", orders=False)} AS t_local
-    FROM range({first // SESSION_LENGTH}, {last // SESSION_LENGTH}) t(s)
+    FROM range({first // SESSION_LENGTH}, {-(-last // SESSION_LENGTH)}) t(s)
 ), candidates AS (
     SELECT s, t_local,
         {candidates}
@@ -323,6 +323,7 @@ WITH sessions AS (
     FROM placed
 ), ev AS (
     SELECT r.*, j, s * {SESSION_LENGTH} + j AS e FROM session_rows r, range({SESSION_LENGTH}) t(j)
+    WHERE s * {SESSION_LENGTH} + j < {last}
 ), typed AS (
     SELECT *,
         least({end} - 1, start_e + j * gap + ri(e, 'jitter', 10)) AS occurred_e,

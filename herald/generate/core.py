@@ -177,6 +177,7 @@ def generate(
     plan = Plan(profiles=profiles, events_per_profile=events_per_profile, seed=seed, end_date=end_date)
     moment = batch_time or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     chunks = [(a, min(a + EVENT_CHUNK, plan.total_events)) for a in range(0, plan.total_events, EVENT_CHUNK)]
+    chunks = chunks or [(0, 0)]  # still one (empty) batch, so every raw table has its files
     steps = _Steps(progress, total=11 + len(chunks))
     out_dir.mkdir(parents=True, exist_ok=True)
     with _connection(memory_limit, threads) as con:

@@ -255,3 +255,17 @@ def test_progress_is_reported_until_done(tmp_path: Path) -> None:
     assert [d for _, d, _ in seen] == list(range(1, len(seen) + 1))
     assert seen[-1][1] == seen[-1][2]
     assert {label for label, _, _ in seen} >= {"crm_contacts", "app_events 1/1", "esp_events"}
+
+
+def test_odd_sizes_and_thread_counts_give_the_same_exact_rows(tmp_path: Path) -> None:
+    one = generate(tmp_path / "one", profiles=37, events_per_profile=7, batch_time=BATCH_TIME, threads=1)
+    two = generate(tmp_path / "two", profiles=37, events_per_profile=7, batch_time=BATCH_TIME, threads=2)
+    assert one.rows == two.rows
+    assert one.rows["app_events"] == 37 * 7
+    con = duckdb.connect()
+    for t in ALL_TABLES:
+        a, b = (f"SELECT * FROM read_parquet('{d}/{t.name}/*.parquet')" for d in (one.out_dir, two.out_dir))
+        assert _one(con, f"SELECT count(*) FROM (({a}) EXCEPT ALL ({b}))") == 0, t.name
+    none = generate(tmp_path / "none", profiles=5, events_per_profile=0, batch_time=BATCH_TIME)
+    assert none.rows["app_events"] == 0
+    assert len(list((tmp_path / "none" / "app_events").glob("*.parquet"))) == 1
