@@ -1,7 +1,7 @@
 """Land the demo seeds (``seeds/demo/*.csv``) into a project's landing zone, once.
 
 The seeds carry their own batch columns, so the demo lands as the same fixed batches every time (ids like
-``20261127T000000000000Z-demo``, which sort before anything imported later). A batch whose file is already
+``20261128T000000000000Z-demo``, which sort before anything imported later). A batch whose file is already
 there is skipped: loading twice lands nothing new.
 """
 

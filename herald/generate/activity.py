@@ -77,7 +77,7 @@ def _black_friday(year: int) -> dt.date:
 
 def day_weights(plan: Plan, *, orders: bool) -> list[float]:
     """Relative activity of each of the 365 days of the window."""
-    start = plan.end_date - dt.timedelta(days=365)
+    start = plan.first_day
     campaign_days = {c.send_date(plan.end_date) for c in CAMPAIGNS}
     peak = 1.0 if orders else 0.6  # purchases react more strongly to sales than browsing does
     weights = []
@@ -315,7 +315,7 @@ WITH sessions AS (
     SELECT s, i, t_local - offset_of(i) * 3600 AS t_utc, platform_of(i) AS app_platform FROM chosen
 ), session_rows AS (
     SELECT s, i, key_of(i) AS external_key,
-        greatest(created_of(i) + 60, {start}, least(t_utc, {end} - 900)) AS start_e,
+        greatest(created_of(i) + 60, least({_wrap_sql(plan, "t_utc")}, {end} - 900)) AS start_e,
         CASE WHEN app_platform IS NOT NULL AND u(s, 'platform') < 0.65 THEN app_platform ELSE 'web' END
             AS platform,
         {cat.category("s", "interest")} AS cat_no,

@@ -162,7 +162,7 @@ def generate(
     memory_limit: str = "4GB",
     threads: int | None = None,
 ) -> GenerateReport:
-    """Write a year of raw data for ``profiles`` people, ending the day before ``end_date``, as landing batches.
+    """Write a year of raw data for ``profiles`` people, up to and including ``end_date``, as landing batches.
 
     Eager: every batch is on disk when this returns. ``out_dir`` can be a project's landing directory. The
     same ``seed`` and sizes give the same rows; batch ids and ``_loaded_at`` come from ``batch_time``

@@ -50,13 +50,18 @@ class Plan:
     end_date: dt.date
 
     @property
+    def first_day(self) -> dt.date:
+        """The data window is the 365 days that end with ``end_date`` (included)."""
+        return self.end_date - dt.timedelta(days=364)
+
+    @property
     def start_epoch(self) -> int:
-        return epoch(self.end_date - dt.timedelta(days=365))
+        return epoch(self.first_day)
 
     @property
     def end_epoch(self) -> int:
-        """Exclusive end of the data window: midnight at the start of ``end_date``."""
-        return epoch(self.end_date)
+        """Exclusive end of the data window: midnight after ``end_date``."""
+        return epoch(self.end_date + dt.timedelta(days=1))
 
     @property
     def total_events(self) -> int:

@@ -598,6 +598,6 @@ CAMPAIGNS: tuple[Campaign, ...] = (
     Campaign("Autumn Collection", "email", "newsletter", 40, 9, 0.5, "/new/autumn"),
     Campaign("Singles Day Deals", "email", "promotions", 16, 7, 0.35, "/sale/singles-day"),
     Campaign("Black Friday Early Access", "email", "promotions", 7, 7, 0.45, "/sale/black-friday"),
-    Campaign("Black Friday Starts Now", "sms", "promotions", 1, 6, 0.4, "/sale/black-friday"),
-    Campaign("Black Friday Final Hours", "email", "promotions", 1, 15, 0.5, "/sale/black-friday"),
+    Campaign("Black Friday Starts Now", "sms", "promotions", 0, 6, 0.4, "/sale/black-friday"),
+    Campaign("Black Friday Final Hours", "email", "promotions", 0, 15, 0.5, "/sale/black-friday"),
 )

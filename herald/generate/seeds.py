@@ -22,8 +22,8 @@ DEMO_PROFILES = 3000
 DEMO_EVENTS_PER_PROFILE = 20
 DEMO_SEED = 20261127
 DEMO_END_DATE = dt.date(2026, 11, 27)
-# Fixed batch ids at the end of the demo's data window: they sort before any batch landed later for real.
-DEMO_BATCH_TIME = dt.datetime(2026, 11, 27)
+# Fixed batch ids just after the demo's data window: they sort before any batch landed later for real.
+DEMO_BATCH_TIME = dt.datetime(2026, 11, 28)
 DEMO_BATCH_TAG = "demo"
 
 _CSV_OPTIONS = "HEADER true, DELIMITER ',', QUOTE '\"', DATEFORMAT '%Y-%m-%d', TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S'"

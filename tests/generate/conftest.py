@@ -14,7 +14,7 @@ from herald.raw_schema import ALL_TABLES
 
 SMALL_PROFILES = 400
 SMALL_EVENTS = 10
-BATCH_TIME = dt.datetime(2026, 11, 27, 6, 0, 0)
+BATCH_TIME = dt.datetime(2026, 11, 28, 6, 0, 0)
 
 
 def small_run(out: Path, *, profiles: int = SMALL_PROFILES, seed: int = 7) -> GenerateReport:

@@ -116,8 +116,8 @@ def test_references_point_at_existing_records(raw: duckdb.DuckDBPyConnection) ->
 
 
 def test_a_year_of_activity_before_the_end_date(raw: duckdb.DuckDBPyConnection) -> None:
-    end = dt.datetime(2026, 11, 27)
-    start = end - dt.timedelta(days=366)
+    end = dt.datetime(2026, 11, 28)
+    start = end - dt.timedelta(days=365)
     for table, column in (
         ("app_events", "occurred_at"),
         ("shop_orders", "ordered_at"),
