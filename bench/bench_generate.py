@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/bench_generate.py --profiles 1000000
 
-Prints the seconds taken, rows per raw table, on-disk size and the peak resident memory of this process
-(DuckDB runs in-process). No assertions: the figures are for the record.
+Prints the seconds taken (wall and CPU, with the machine's load average, since other work on a shared machine
+stretches wall time), rows per raw table, on-disk size and the peak resident memory of this process (DuckDB runs
+in-process). No assertions: the figures are for the record.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="herald-bench-generate-"))
     try:
+        load_before = os.getloadavg()[0]
         started = time.monotonic()
         report = generate(
             out,
@@ -49,13 +51,19 @@ def main() -> None:
             progress=ProgressBar(),
         )
         seconds = time.monotonic() - started
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = usage.ru_utime + usage.ru_stime
+        peak_mb = usage.ru_maxrss / 1024
         print()
         print(
             f"machine: {platform.machine()} {os.cpu_count()} cores, "
             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, duckdb {duckdb.__version__}"
         )
         print(f"generate(profiles={args.profiles:,}, events_per_profile={args.events_per_profile}): {seconds:.1f} s")
+        print(
+            f"CPU: {cpu:.0f} s ({cpu / seconds:.2f} cores busy); load average {load_before:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after"
+        )
         for table, rows in report.rows.items():
             print(f"  {table:<18}{rows:>14,}")
         print(f"  {'total rows':<18}{sum(report.rows.values()):>14,}")

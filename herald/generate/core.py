@@ -51,7 +51,7 @@ _BATCH_TAG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789")
 
 @dataclass(frozen=True, slots=True)
 class GenerateReport:
-    """What one run wrote: rows per raw table and the batch ids, in the order written."""
+    """What one run wrote: rows per raw table and the batch ids in writing order; equal when every field is."""
 
     out_dir: Path
     profiles: int
