@@ -83,3 +83,43 @@ def postgres_cluster(base: Path) -> Iterator[Postgres]:
         yield Postgres("127.0.0.1", port, "postgres", "herald")
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+
+
+def spark_session(spark_dir: Path):  # type: ignore[no-untyped-def]
+    """A local Spark session on the same warehouse dir and Derby metastore as the dbt `spark` target."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master("local[2]")
+        .config("spark.sql.warehouse.dir", f"{spark_dir}/warehouse")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={spark_dir}/metastore_db;create=true",
+        )
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "2g")
+        .enableHiveSupport()
+        .getOrCreate()
+    )
+
+
+def load_landing_into_spark(landing_dir: Path, spark_dir: Path, schema: str) -> None:
+    """Land the raw batches as Spark tables in ``<schema>_raw``, as a Spark warehouse's loader would.
+
+    dbt-spark loads seeds through INSERT statements at a few hundred rows a second; the raw data of a real
+    Spark warehouse arrives as files, so this reads the same typed Parquet batches DuckDB reads.
+    """
+    from herald.raw_schema import ALL_TABLES
+
+    spark = spark_session(spark_dir)
+    try:
+        spark.sql(f"create database if not exists {schema}_raw")
+        for table in ALL_TABLES:
+            frame = spark.read.option("mergeSchema", "true").parquet(str(landing_dir / table.name))
+            for field in frame.schema.fields:  # Parquet's zone-less timestamps read as TIMESTAMP_NTZ
+                if field.dataType.typeName() == "timestamp_ntz":
+                    frame = frame.withColumn(field.name, frame[field.name].cast("timestamp"))
+            frame.write.mode("overwrite").saveAsTable(f"{schema}_raw.{table.name}")
+    finally:
+        spark.stop()
