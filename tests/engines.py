@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,11 +44,13 @@ class Postgres:
 
 
 @contextmanager
-def postgres_cluster(base: Path) -> Iterator[Postgres]:
+def postgres_cluster() -> Iterator[Postgres]:
     """initdb + pg_ctl on a spare port (about a second); runs as the postgres user when we are root."""
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if not initdb or not pg_ctl:
         raise RuntimeError("PostgreSQL server binaries not found: apt-get install -y postgresql (make test does)")
+    # Not under pytest's tmp folder: that is private to root, and the server runs as the postgres user.
+    base = Path(tempfile.mkdtemp(prefix="herald-pg-"))
     data = base / "pgdata"
     data.mkdir(parents=True)
     as_user: list[str] = []
@@ -83,6 +86,7 @@ def postgres_cluster(base: Path) -> Iterator[Postgres]:
         yield Postgres("127.0.0.1", port, "postgres", "herald")
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def spark_session(spark_dir: Path):  # type: ignore[no-untyped-def]

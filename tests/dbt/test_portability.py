@@ -84,8 +84,8 @@ def _dbt(args: list[str], env: dict[str, str], target_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with postgres_cluster(tmp_path_factory.mktemp("pg")) as pg:
+def postgres() -> Iterator[Any]:
+    with postgres_cluster() as pg:
         yield pg
 
 
