@@ -208,7 +208,7 @@ final as (
         cast(last_error_reason as {{ dbt.type_string() }}) as last_error_reason,
 
         ---------- numerics
-        cast(soft_bounce_count as {{ dbt.type_int() }}) as soft_bounce_count,
+        cast(soft_bounce_count as {{ dbt.type_bigint() }}) as soft_bounce_count,
 
         ---------- booleans
         cast(quarantine_reason is not null as {{ dbt.type_boolean() }}) as is_quarantined,

@@ -65,14 +65,14 @@ final as (
         cast(coalesce(purchases.order_count, 0) as {{ dbt.type_bigint() }}) as order_count,
         cast(coalesce(purchases.lifetime_value, 0) as {{ type_double() }}) as lifetime_value,
         cast(purchases.average_order_value as {{ type_double() }}) as average_order_value,
-        cast(rfm.recency_score as {{ dbt.type_int() }}) as recency_score,
-        cast(rfm.frequency_score as {{ dbt.type_int() }}) as frequency_score,
-        cast(rfm.monetary_score as {{ dbt.type_int() }}) as monetary_score,
+        cast(rfm.recency_score as {{ dbt.type_bigint() }}) as recency_score,
+        cast(rfm.frequency_score as {{ dbt.type_bigint() }}) as frequency_score,
+        cast(rfm.monetary_score as {{ dbt.type_bigint() }}) as monetary_score,
         cast(coalesce(engagement.messages_received_recent, 0) as {{ dbt.type_bigint() }}) as messages_received_recent,
         cast(coalesce(engagement.opens_recent, 0) as {{ dbt.type_bigint() }}) as opens_recent,
         cast(coalesce(engagement.clicks_recent, 0) as {{ dbt.type_bigint() }}) as clicks_recent,
         cast(coalesce(engagement.active_days_recent, 0) as {{ dbt.type_bigint() }}) as active_days_recent,
-        cast(coalesce(engagement.engagement_score, 0) as {{ dbt.type_int() }}) as engagement_score,
+        cast(coalesce(engagement.engagement_score, 0) as {{ dbt.type_bigint() }}) as engagement_score,
 
         ---------- booleans
         cast(profiles.is_email_valid as {{ dbt.type_boolean() }}) as is_email_valid,
