@@ -107,13 +107,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--events-per-profile", type=int, default=50)
-    parser.add_argument("--workdir", help="keep data here (default: a temporary folder, removed after)")
+    parser.add_argument(
+        "--workdir", help="keep data here and reuse it on the next run (default: a temporary folder, removed after)"
+    )
     args = parser.parse_args()
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="herald-bench-"))
     project = Project(root=ROOT, warehouse_dir=work / "warehouse")
     project.ensure_dirs()
     try:
-        gen_s = generate(project.landing_dir, args.profiles, args.events_per_profile)
+        reuse = args.workdir and any(project.landing_dir.glob("app_events/*.parquet"))
+        gen_s = float("nan") if reuse else generate(project.landing_dir, args.profiles, args.events_per_profile)
         gen_peak = _child_peak_mb()
         landing.ensure_initialized(project)
         build_s, target = dbt_build(project)
