@@ -29,12 +29,14 @@ identities as (
 
 email_owners as (
 
-    select distinct
+    -- One owner per address (merged profiles share theirs), so the join below is a plain equi-join.
+    select
         email,
-        profile_id
+        min(profile_id) as profile_id
 
     from identities
     where email is not null
+    group by email
 
 ),
 
@@ -91,9 +93,9 @@ final as (
         cast(with_message.occurred_at as {{ dbt.type_timestamp() }}) as occurred_at
 
     from with_message
+    -- An equality-only condition keeps this a hash join; the coalesce above prefers the message's profile.
     left join email_owners
-        on with_message.message_profile_id is null
-        and with_message.email = email_owners.email
+        on with_message.email = email_owners.email
 
 )
 
