@@ -72,7 +72,8 @@ def raw_sql(project: Project, target: Path) -> float:
     results = json.loads((target / "run_results.json").read_text())["results"]
     manifest = json.loads((target / "manifest.json").read_text())
     ordered = sorted(results, key=lambda r: r["timing"][0]["started_at"] if r["timing"] else "")
-    path = project.warehouse_dir / "raw-sql.duckdb"
+    path = project.warehouse_dir / "raw-sql" / "herald.duckdb"  # same catalog name as the dbt build
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
     started = time.monotonic()
