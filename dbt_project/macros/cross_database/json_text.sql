@@ -27,3 +27,35 @@
 {% macro spark__json_text(column, key) -%}
     get_json_object({{ column }}, '$.{{ key }}')
 {%- endmacro %}
+
+{#-
+    json_text_columns(column, keys): a select-list fragment with one text column per key, named after it:
+    `json_text(column, 'url') as url, json_text(column, 'platform') as platform, ...`.
+
+    Use it where several keys come out of the same JSON, on a big table: DuckDB then parses each value
+    once (json_transform to a struct) instead of once per key, which halves the cost of profile_events.
+    Text that is not valid JSON gives nulls, as with json_text.
+-#}
+{% macro json_text_columns(column, keys) -%}
+    {%- for key in keys -%}
+        {%- if not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_]*', key) -%}
+            {{ exceptions.raise_compiler_error("json_text_columns: keys must be plain identifiers, got " ~ key) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(adapter.dispatch('json_text_columns')(column, keys)) }}
+{%- endmacro %}
+
+{% macro default__json_text_columns(column, keys) -%}
+    {%- for key in keys %}
+    {{ json_text(column, key) }} as {{ key }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro duckdb__json_text_columns(column, keys) -%}
+    {%- set shape = [] -%}
+    {%- for key in keys -%}{%- do shape.append('"' ~ key ~ '":"VARCHAR"') -%}{%- endfor %}
+    unnest(json_transform(
+        case when json_valid({{ column }}) then {{ column }} end,
+        '{{ "{" ~ shape | join(",") ~ "}" }}'
+    ))
+{%- endmacro %}
