@@ -1,7 +1,7 @@
 """A reader process for the concurrency test: reads the published warehouse in a loop, like the app does.
 
-Prints one JSON line per read: the build it saw and figures that must agree within one consistent build.
-Runs until the stop file appears (bounded by a deadline).
+Appends one JSON line per read to its output file: the build it saw and figures that must agree within
+one consistent build. Runs until the stop file appears (bounded by a deadline).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from herald.project import Project
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def main(warehouse_dir: str, stop_file: str, max_seconds: float) -> None:
+def main(warehouse_dir: str, stop_file: str, max_seconds: float, out_file: str) -> None:
     project = Project(root=ROOT, warehouse_dir=Path(warehouse_dir))
     deadline = time.monotonic() + max_seconds
+    out = open(out_file, "a", encoding="utf-8")  # noqa: SIM115 - open for the life of the loop
     while not Path(stop_file).exists() and time.monotonic() < deadline:
         try:
             con = warehouse.connect(project)
@@ -32,14 +33,13 @@ def main(warehouse_dir: str, stop_file: str, max_seconds: float) -> None:
                 ).fetchone()  # type: ignore[misc]
             finally:
                 con.close()
-            print(
-                json.dumps({"build": build_id, "profiles": profiles, "identities": identities, "contacts": contacts}),
-                flush=True,
-            )
+            record = {"build": build_id, "profiles": profiles, "identities": identities, "contacts": contacts}
+            out.write(json.dumps(record) + "\n")
         except Exception as exc:  # every failure is the finding: report it, keep reading
-            print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+            out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        out.flush()
         time.sleep(0.01)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], float(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4])

@@ -32,6 +32,10 @@ def _new_contacts_csv(path: Path, start: int, n: int) -> Path:
     return path
 
 
+def _read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
 @pytest.fixture(scope="module")
 def live_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """A demo warehouse of this module's own, which these tests import into and rebuild."""
@@ -54,13 +58,11 @@ def test_reads_during_imports_and_builds_see_only_whole_builds(live_project: Pro
                 str(project.warehouse_dir),
                 str(stop),
                 "600",
+                str(tmp_path / f"reads{i}.jsonl"),
             ],
             cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
         )
-        for _ in range(2)
+        for i in range(2)
     ]
     builds = [first_build]
     try:
@@ -68,11 +70,22 @@ def test_reads_during_imports_and_builds_see_only_whole_builds(live_project: Pro
             report = import_file(project, "profiles", _new_contacts_csv(tmp_path / f"new{round_}.csv", round_ * 50, 50))
             assert report.rows_inserted == 50
             builds.append(build(project, quiet=True).build_id)
-        time.sleep(1.0)  # let the readers open the last build at least once
+        # Let every reader open the last build at least once (bounded: a loaded machine can be slow).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+            builds[-1] in _read_text(tmp_path / f"reads{i}.jsonl") for i in range(2)
+        ):
+            time.sleep(0.2)
     finally:
         stop.touch()
-        outputs = [r.communicate(timeout=120) for r in readers]
-    reads = [json.loads(line) for out, _ in outputs for line in out.splitlines() if line.strip()]
+        for r in readers:
+            r.wait(timeout=120)
+    reads = [
+        json.loads(line)
+        for i in range(2)
+        for line in _read_text(tmp_path / f"reads{i}.jsonl").splitlines()
+        if line.strip()
+    ]
     errors = [r["error"] for r in reads if "error" in r]
     assert errors == [], f"{len(errors)} failed reads, first: {errors[:3]}"
     assert len(reads) > 50, "readers barely ran; the test proves nothing"
