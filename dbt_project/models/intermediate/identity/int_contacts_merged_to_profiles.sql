@@ -4,12 +4,16 @@
 -- the version landed last, then the smallest external key): the freshest record describes the person best.
 -- The profile's external_key is the survivor's, created_at the earliest and updated_at the latest of its
 -- members.
+--
+-- A table, not a view: profiles reads it twice (directly and through reachability).
+
+{{ config(materialized='table') }}
 
 with
 
 identities as (
 
-    select * from {{ ref('int_contacts_matched_to_profiles') }}
+    select * from {{ ref('profile_identities') }}
 
 ),
 

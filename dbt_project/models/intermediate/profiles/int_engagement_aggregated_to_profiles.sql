@@ -9,6 +9,11 @@
 --   engagement_score (0-100)  10 points per unique open (at most 3), 15 per unique click (at most 2) and
 --                             4 per active day (at most 10): 30 + 30 + 40
 -- last_open_at, last_click_at and last_seen_at are all-time.
+--
+-- A table, not a view: profiles reads it twice (directly and through reachability), and it is the one
+-- pass over the 50M-row profile_events.
+
+{{ config(materialized='table') }}
 
 with
 
@@ -83,18 +88,27 @@ email_engagement as (
 activity as (
 
     select
+        profile_id,
+        max(case when event_type = 'app_open' then 1 else 0 end) = 1 as has_app_open,
+        max(occurred_at) as last_seen_at
+
+    from profile_events
+    where profile_id is not null
+    group by profile_id
+
+),
+
+recent_activity as (
+
+    select
         profile_events.profile_id,
-        count(distinct case
-            when profile_events.occurred_at > window_bounds.window_start
-                and profile_events.occurred_at <= window_bounds.window_end
-                then profile_events.event_date
-        end) as active_days_recent,
-        max(case when profile_events.event_type = 'app_open' then 1 else 0 end) = 1 as has_app_open,
-        max(profile_events.occurred_at) as last_seen_at
+        count(distinct profile_events.event_date) as active_days_recent
 
     from profile_events
     cross join window_bounds
     where profile_events.profile_id is not null
+        and profile_events.occurred_at > window_bounds.window_start
+        and profile_events.occurred_at <= window_bounds.window_end
     group by profile_events.profile_id
 
 ),
@@ -116,7 +130,7 @@ combined as (
         coalesce(received.messages_received_recent, 0) as messages_received_recent,
         coalesce(email_engagement.opens_recent, 0) as opens_recent,
         coalesce(email_engagement.clicks_recent, 0) as clicks_recent,
-        coalesce(activity.active_days_recent, 0) as active_days_recent,
+        coalesce(recent_activity.active_days_recent, 0) as active_days_recent,
         coalesce(activity.has_app_open, false) as has_app_open,
         email_engagement.last_open_at,
         email_engagement.last_click_at,
@@ -129,6 +143,8 @@ combined as (
         on profile_ids.profile_id = email_engagement.profile_id
     left join activity
         on profile_ids.profile_id = activity.profile_id
+    left join recent_activity
+        on profile_ids.profile_id = recent_activity.profile_id
 
 ),
 

@@ -13,6 +13,8 @@ events as (
 
 ),
 
+-- One ordering for both window functions (one sort): oldest first, and at the same instant the opt-out
+-- after the opt-in, so that it is the one that stands.
 sequenced as (
 
     select
@@ -24,13 +26,13 @@ sequenced as (
                 case when consent_status = 'opted_out' then 1 else 0 end asc,
                 consent_event_id asc
         ) as previous_status,
-        row_number() over (
+        lead(consent_event_id) over (
             partition by profile_id, channel, topic
             order by
-                occurred_at desc,
-                case when consent_status = 'opted_out' then 1 else 0 end desc,
-                consent_event_id desc
-        ) as recency_rank
+                occurred_at asc,
+                case when consent_status = 'opted_out' then 1 else 0 end asc,
+                consent_event_id asc
+        ) as next_consent_event_id
 
     from events
 
@@ -54,7 +56,7 @@ status_runs as (
 latest as (
 
     select * from sequenced
-    where recency_rank = 1
+    where next_consent_event_id is null
 
 ),
 
