@@ -14,26 +14,15 @@ countries as (
 
 ),
 
-normalized as (
+parsed as (
 
     select
-        contacts.external_key,
-        contacts.first_name,
-        contacts.last_name,
+        contacts.*,
+        countries.calling_code,
+        countries.trunk_prefix,
         {{ normalize_email('contacts.email') }} as normalized_email,
-        {{ phone_to_e164('contacts.phone', 'countries.calling_code', 'countries.trunk_prefix') }} as phone,
-        contacts.address_line1,
-        contacts.address_line2,
-        contacts.postal_code,
-        contacts.city,
-        contacts.country_code,
-        {{ dbt.split_part(regex_replace('contacts.language_code', '_', '-'), "'-'", 1) }} as language_code,
-        contacts.time_zone,
-        contacts.attributes,
-        contacts.birth_date,
-        contacts.created_at,
-        contacts.updated_at,
-        contacts.loaded_at
+        {{ phone_digits('contacts.phone') }} as phone_digits,
+        {{ dbt.split_part("replace(contacts.language_code, '_', '-')", "'-'", 1) }} as primary_language_code
 
     from contacts
     left join countries
@@ -41,11 +30,22 @@ normalized as (
 
 ),
 
+normalized as (
+
+    select
+        *,
+        {{ is_valid_email('normalized_email') }} as is_email_valid,
+        {{ e164_candidate('phone', 'phone_digits', 'calling_code', 'trunk_prefix') }} as phone_candidate
+
+    from parsed
+
+),
+
 checked as (
 
     select
         *,
-        {{ is_valid_email('normalized_email') }} as is_email_valid
+        {{ is_valid_e164('phone_candidate') }} as is_phone_valid
 
     from normalized
 
@@ -68,24 +68,24 @@ final as (
         case
             when is_email_valid then {{ dbt.split_part('normalized_email', "'@'", 2) }}
         end as email_domain,
-        phone,
+        case when is_phone_valid then phone_candidate end as phone,
         address_line1,
         address_line2,
         postal_code,
         city,
         country_code,
-        language_code,
+        primary_language_code as language_code,
         case
-            when language_code is not null and country_code is not null
-                then {{ dbt.concat(['language_code', "'-'", 'country_code']) }}
-            else language_code
+            when primary_language_code is not null and country_code is not null
+                then {{ dbt.concat(['primary_language_code', "'-'", 'country_code']) }}
+            else primary_language_code
         end as locale,
         time_zone,
         attributes,
 
         ---------- booleans
         is_email_valid,
-        phone is not null as is_phone_valid,
+        is_phone_valid,
 
         ---------- dates
         birth_date,
