@@ -45,8 +45,11 @@ def connect_ibis(project: Project, path: Path | None = None) -> IbisDuckDB:
 
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Names of the tables in the published warehouse's main schema: the allow-list for exports."""
+    """Names of the mart tables in the published warehouse: the allow-list for exports."""
+    # Marts only: staging and intermediate relations share the schema but are not a public interface.
     rows = con.execute(
-        "select table_name from information_schema.tables where table_schema = 'main' order by table_name"
+        "select table_name from information_schema.tables where table_schema = 'main'"
+        " and table_type = 'BASE TABLE' and table_name not like 'stg\\_%' escape '\\'"
+        " and table_name not like 'int\\_%' escape '\\' order by table_name"
     ).fetchall()
     return [r[0] for r in rows]

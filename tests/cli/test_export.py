@@ -41,7 +41,14 @@ def test_export_profiles_to_parquet_and_csv_keeps_every_row(
 
 
 def test_export_refuses_names_that_are_not_marts(demo_project: Project, tmp_path: Path) -> None:
-    for hostile in ["profiles; drop table profiles", "information_schema.tables", "../profiles", "profile"]:
+    for hostile in [
+        "profiles; drop table profiles",
+        "information_schema.tables",
+        "../profiles",
+        "profile",
+        "stg_crm__contacts",
+        "int_contacts_merged_to_profiles",
+    ]:
         with pytest.raises(ExportError, match="no table"):
             export_table(demo_project, hostile, "csv", tmp_path / "x.csv")
     assert not (tmp_path / "x.csv").exists()
