@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from herald import landing, warehouse
 from herald.errors import BuildError, WarehouseNotReady
@@ -141,16 +143,28 @@ def build(
         current = published_fingerprint(project)
         if not force and not select and current is not None and current[1] == print_:
             return BuildResult(current[0], cutoff, None, time.monotonic() - started)
-        build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        args = ["build"]
+        started_at = dt.datetime.now(dt.UTC)
+        build_id = started_at.strftime("%Y%m%dT%H%M%S%fZ")
+        as_of = configured_as_of(project) or started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+        # One reference time for every model of the build, recorded with it: live audience counts use the same.
+        args = ["build", "--vars", json.dumps({"as_of": as_of, "build_id": build_id})]
         if select:
             args += ["--select", *select]
         run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet)
-        published = None if select else publish(project, build_id, cutoff, print_)
+        published = None if select else publish(project, build_id, cutoff, print_, as_of=as_of)
     return BuildResult(build_id, cutoff, published, time.monotonic() - started)
 
 
-def publish(project: Project, build_id: str, batch_cutoff: str, fingerprint: str = "") -> Path:
+def configured_as_of(project: Project) -> str | None:
+    """The ``as_of`` var set in dbt_project.yml (to rebuild a past state), or None for "the build time"."""
+    doc = yaml.safe_load((project.root / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    value = (doc.get("vars") or {}).get("as_of")
+    return None if value in (None, "") else str(value)
+
+
+def publish(
+    project: Project, build_id: str, batch_cutoff: str, fingerprint: str = "", *, as_of: str | None = None
+) -> Path:
     """Copy the build file to a new versioned read file and point ``CURRENT`` at it atomically."""
     con = duckdb.connect(str(project.build_path))
     try:
@@ -158,8 +172,8 @@ def publish(project: Project, build_id: str, batch_cutoff: str, fingerprint: str
         con.execute(
             "create or replace table herald_meta.build_info as "
             "select ?::varchar as build_id, ?::varchar as batch_cutoff, ?::varchar as fingerprint, "
-            "now()::timestamp as published_at",
-            [build_id, batch_cutoff, fingerprint],
+            "?::timestamp as as_of, now()::timestamp as published_at",
+            [build_id, batch_cutoff, fingerprint, as_of],
         )
         con.execute("checkpoint")
     finally:

@@ -6,7 +6,10 @@
     ├── LandingError          a batch could not be landed
     ├── BuildError            dbt failed; nothing was published
     ├── WarehouseNotReady     no published warehouse yet (run a build first)
-    └── ExportError           an export names an unknown table or audience, or cannot be written
+    ├── ExportError           an export names an unknown table or audience, or cannot be written
+    └── AudienceError         an audience cannot be compiled or found
+        ├── AudienceSpecError     the spec is invalid (names the condition at fault and why)
+        └── AudienceNotFound      no audience of that name
 
 The CLI turns each into one clear line on stderr and a non-zero exit code.
 """
@@ -44,3 +47,17 @@ class WarehouseNotReady(HeraldError):
 
 class ExportError(HeraldError):
     """An export names something that does not exist, or its output cannot be written."""
+
+
+class AudienceError(HeraldError):
+    """An audience cannot be compiled, found or built."""
+
+
+class AudienceSpecError(AudienceError):
+    """An audience spec is invalid; the message names the condition at fault and why."""
+
+    exit_code = 2
+
+
+class AudienceNotFound(AudienceError):
+    """No audience has that name."""

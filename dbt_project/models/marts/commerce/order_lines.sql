@@ -31,7 +31,13 @@ final as (
         ---------- numerics
         cast(order_lines.quantity as {{ dbt.type_bigint() }}) as quantity,
         cast(order_lines.unit_price as {{ type_double() }}) as unit_price,
-        cast(order_lines.quantity * order_lines.unit_price as {{ type_double() }}) as line_amount
+        cast(order_lines.quantity * order_lines.unit_price as {{ type_double() }}) as line_amount,
+
+        ---------- booleans
+        orders.is_completed,
+
+        ---------- timestamps
+        orders.ordered_at
 
     from order_lines
     inner join orders

@@ -1,0 +1,204 @@
+"""Audiences against the published warehouse: live counts, member samples, breakdowns, reachability, overlap.
+
+Everything here runs the compiler's query (``Compiler.query``) wrapped in an outer select; wrappers add only
+allow-listed column names (checked against the schema) and numeric limits, never user text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from herald import warehouse
+from herald.audiences.compiler import Compiler, Dialect, timestamp_literal
+from herald.audiences.library import AudienceLibrary
+from herald.audiences.schema import PROFILES, Schema, from_warehouse
+from herald.audiences.spec import CHANNELS, AudienceSpec
+from herald.errors import AudienceSpecError
+from herald.project import Project
+
+PREVIEW_COLUMNS = ("profile_id", "full_name", "email", "country_code", "lifetime_value", "engagement_score")
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceCount:
+    """Members in total and per group, in the order of the spec's groups."""
+
+    total: int
+    groups: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveWarehouse:
+    """One published build, open read-only, with the schema and reference time audiences compile against."""
+
+    con: duckdb.DuckDBPyConnection
+    schema: Schema
+    as_of: dt.datetime
+    build_id: str | None
+    library: AudienceLibrary
+
+    def compiler(self) -> Compiler:
+        return Compiler(schema=self.schema, resolve=self.library.get, as_of=timestamp_literal(self.as_of))
+
+    def sql(self, spec: AudienceSpec, dialect: Dialect = "duckdb") -> str:
+        """The compiled query, as "Show SQL" displays it (with this build's reference time)."""
+        return self.compiler().sql(spec, dialect)
+
+    def _members(self, spec: AudienceSpec) -> exp.Select:
+        return self.compiler().query(spec)
+
+    def _run(self, query: exp.Expression) -> pa.Table:
+        return self.con.execute(query.sql(dialect="duckdb")).fetch_arrow_table()
+
+    def count(self, spec: AudienceSpec) -> AudienceCount:
+        members = self._members(spec).subquery("members")
+        group = exp.column("audience_group", table="members")
+        q = exp.select(group, exp.alias_(exp.Count(this=exp.Star()), "n")).from_(members).group_by(group.copy())
+        found = {r["audience_group"]: int(r["n"]) for r in self._run(q).to_pylist()}
+        groups = tuple((g, found.get(g, 0)) for g in spec.groups)
+        return AudienceCount(total=sum(found.values()), groups=groups)
+
+    def sample(self, spec: AudienceSpec, rows: int = 20, columns: tuple[str, ...] = PREVIEW_COLUMNS) -> pa.Table:
+        """Up to ``rows`` members with a few profile columns, in profile order."""
+        profile_columns = self.schema.columns(PROFILES)
+        cols = [c for c in columns if c in profile_columns]
+        q = (
+            exp.select(
+                exp.column("audience_group", table="members"),
+                *(exp.column(c, table="pr") for c in cols),
+            )
+            .from_(self._members(spec).subquery("members"))
+            .join(
+                exp.to_table(PROFILES).as_("pr"),
+                on=exp.EQ(
+                    this=exp.column("profile_id", table="pr"), expression=exp.column("profile_id", table="members")
+                ),
+            )
+            .order_by(exp.column("profile_id", table="members"))
+            .limit(exp.Literal.number(max(0, int(rows))))
+        )
+        return self._run(q)
+
+    def breakdown(self, spec: AudienceSpec, column: str, top: int = 12) -> list[tuple[str, int]]:
+        """Members per value of profile ``column`` (the ``top`` largest, then "(other)"), nulls as "(none)"."""
+        self.schema.kind(PROFILES, column, "breakdown")
+        value = exp.Coalesce(
+            this=exp.cast(exp.column(column, table="pr"), "varchar"), expressions=[exp.Literal.string("(none)")]
+        )
+        q = (
+            exp.select(exp.alias_(value, "value"), exp.alias_(exp.Count(this=exp.Star()), "n"))
+            .from_(self._members(spec).subquery("members"))
+            .join(
+                exp.to_table(PROFILES).as_("pr"),
+                on=exp.EQ(
+                    this=exp.column("profile_id", table="pr"), expression=exp.column("profile_id", table="members")
+                ),
+            )
+            .group_by(exp.column("value"))
+            .order_by(exp.Ordered(this=exp.column("n"), desc=True), exp.column("value"))
+        )
+        rows = [(str(r["value"]), int(r["n"])) for r in self._run(q).to_pylist()]
+        if len(rows) > top:
+            rows = [*rows[:top], ("(other)", sum(n for _, n in rows[top:]))]
+        return rows
+
+    def reachability(self, spec: AudienceSpec) -> list[tuple[str, int]]:
+        """Members reachable on each channel."""
+        flags = [c for c in CHANNELS if f"is_{c}_reachable" in self.schema.columns(PROFILES)]
+        q = (
+            exp.select(
+                *(
+                    exp.alias_(
+                        exp.Sum(
+                            this=exp.Case()
+                            .when(exp.column(f"is_{c}_reachable", table="pr"), exp.Literal.number(1))
+                            .else_(exp.Literal.number(0))
+                        ),
+                        c,
+                    )
+                    for c in flags
+                )
+            )
+            .from_(self._members(spec).subquery("members"))
+            .join(
+                exp.to_table(PROFILES).as_("pr"),
+                on=exp.EQ(
+                    this=exp.column("profile_id", table="pr"), expression=exp.column("profile_id", table="members")
+                ),
+            )
+        )
+        row = self._run(q).to_pylist()[0]
+        return [(c, int(row[c] or 0)) for c in flags]
+
+    def overlap(self, spec: AudienceSpec, others: list[AudienceSpec]) -> list[tuple[str, int, int]]:
+        """For each other audience: (name, its size, members shared with ``spec``)."""
+        out = []
+        mine = self._members(spec).subquery("mine")
+        for other in others:
+            if other.name == spec.name:
+                continue
+            theirs = self._members(other).subquery("theirs")
+            q = (
+                exp.select(
+                    exp.alias_(exp.Count(this=exp.column("profile_id", table="theirs")), "size"),
+                    exp.alias_(exp.Count(this=exp.column("profile_id", table="mine")), "shared"),
+                )
+                .from_(theirs)
+                .join(
+                    mine.copy(),
+                    join_type="left",
+                    on=exp.EQ(
+                        this=exp.column("profile_id", table="mine"), expression=exp.column("profile_id", table="theirs")
+                    ),
+                )
+            )
+            try:
+                row = self._run(q).to_pylist()[0]
+            except AudienceSpecError:
+                continue
+            out.append((other.name, int(row["size"]), int(row["shared"])))
+        return out
+
+
+@contextmanager
+def open_live(project: Project, path: Path | None = None) -> Iterator[LiveWarehouse]:
+    """The current published build (or the file ``path``), open read-only for the duration of the block."""
+    con = warehouse.connect(project, path)
+    try:
+        yield LiveWarehouse(
+            con=con,
+            schema=from_warehouse(con),
+            as_of=build_as_of(con),
+            build_id=_build_id(con),
+            library=AudienceLibrary.of(project),
+        )
+    finally:
+        con.close()
+
+
+def build_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime:
+    """The reference time the published build used; its publish time for builds that did not record one."""
+    try:
+        row = con.execute("select coalesce(as_of, published_at) from herald_meta.build_info").fetchone()
+    except duckdb.Error:
+        row = None
+    if row and row[0] is not None:
+        value = row[0]
+        return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _build_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        row = con.execute("select build_id from herald_meta.build_info").fetchone()
+    except duckdb.Error:
+        return None
+    return None if row is None else str(row[0])

@@ -1,0 +1,110 @@
+"""The allow-list the compiler checks every name against: the marts' tables, columns and column kinds.
+
+Two readers give the same answer: ``from_warehouse`` asks the published warehouse what it actually holds
+(live counts and previews use it), and ``from_contracts`` reads the marts' enforced dbt contracts (model
+generation uses it, so a fresh clone can generate models before anything is built). A test keeps them equal.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+import duckdb
+import yaml
+
+from herald.errors import AudienceSpecError
+
+ColumnKind = Literal["string", "integer", "number", "boolean", "date", "timestamp"]
+
+# The marts an audience may read, by their name in the warehouse.
+PROFILES = "profiles"
+CONSENTS = "profile_consents"
+# Related data: spec name → (mart, default time column for `within_days`).
+RELATED_TABLES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "orders": ("orders", "ordered_at"),
+        "order_lines": ("order_lines", "ordered_at"),
+        "events": ("profile_events", "occurred_at"),
+        "messages": ("messages", "sent_at"),
+    }
+)
+AUDIENCE_TABLES = (PROFILES, CONSENTS, *(t for t, _ in RELATED_TABLES.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """Tables → columns → kind. Only the tables in ``AUDIENCE_TABLES`` are ever present."""
+
+    tables: Mapping[str, Mapping[str, ColumnKind]]
+
+    def columns(self, table: str) -> Mapping[str, ColumnKind]:
+        try:
+            return self.tables[table]
+        except KeyError:
+            raise AudienceSpecError(f"the warehouse has no table {table!r}; build it first") from None
+
+    def kind(self, table: str, column: str, path: str) -> ColumnKind:
+        """The kind of ``table.column``; an AudienceSpecError naming ``path`` when there is no such column."""
+        columns = self.columns(table)
+        if column not in columns:
+            hint = difflib.get_close_matches(column, list(columns), n=3)
+            suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
+            raise AudienceSpecError(f"condition {path}: unknown column {column!r} in {table}{suggestion}")
+        return columns[column]
+
+
+def kind_of_sql_type(sql_type: str) -> ColumnKind | None:
+    """The kind of a column from its SQL type name (DuckDB's, or a contract's data_type), None if unsupported."""
+    t = sql_type.lower()
+    if "timestamp" in t:
+        return "timestamp"
+    if t == "date":
+        return "date"
+    if t == "boolean":
+        return "boolean"
+    if t in ("bigint", "integer", "int", "smallint", "tinyint", "hugeint", "ubigint", "uinteger"):
+        return "integer"
+    if "double" in t or "float" in t or "decimal" in t or t == "real":
+        return "number"
+    if "string" in t or "text" in t or "varchar" in t:
+        return "string"
+    return None
+
+
+def from_warehouse(con: duckdb.DuckDBPyConnection) -> Schema:
+    """The schema of the published warehouse ``con`` is connected to."""
+    rows = con.execute(
+        "select table_name, column_name, data_type from information_schema.columns"
+        " where table_schema = 'main' order by table_name, ordinal_position"
+    ).fetchall()
+    tables: dict[str, dict[str, ColumnKind]] = {}
+    for table, column, sql_type in rows:
+        kind = kind_of_sql_type(str(sql_type))
+        if table in AUDIENCE_TABLES and kind is not None:
+            tables.setdefault(str(table), {})[str(column)] = kind
+    return _frozen(tables)
+
+
+def from_contracts(project_root: Path) -> Schema:
+    """The schema the marts' enforced contracts promise, read from their YAML files."""
+    tables: dict[str, dict[str, ColumnKind]] = {}
+    for path in sorted((project_root / "dbt_project" / "models" / "marts").rglob("*.yml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for model in doc.get("models") or []:
+            if model.get("name") not in AUDIENCE_TABLES:
+                continue
+            for col in model.get("columns") or []:
+                # Contract types are written per engine, e.g. "{{ 'string' if target.type == 'spark' else 'text' }}".
+                kind = kind_of_sql_type(str(col.get("data_type", "")).replace("{{", "").split(" if ")[0].strip(" '\""))
+                if kind is not None:
+                    tables.setdefault(model["name"], {})[col["name"]] = kind
+    return _frozen(tables)
+
+
+def _frozen(tables: dict[str, dict[str, ColumnKind]]) -> Schema:
+    return Schema(MappingProxyType({t: MappingProxyType(c) for t, c in tables.items()}))
