@@ -29,6 +29,7 @@ import duckdb
 import yaml
 
 from herald import landing, warehouse
+from herald.audiences.models import GENERATED_DIR, MEMBERSHIPS, MODEL_PREFIX
 from herald.errors import BuildError, WarehouseNotReady
 from herald.project import Project
 
@@ -96,31 +97,55 @@ def run_dbt(project: Project, args: Sequence[str], *, batch_cutoff: str | None =
         raise BuildError(f"dbt {' '.join(args)} failed (exit {proc.returncode}); nothing was published.\n{detail}")
 
 
-def fingerprint(project: Project, batch_cutoff: str) -> str:
-    """What a build depends on: the landed batches (by cut-off) and every file of the dbt project."""
+def fingerprint(project: Project, batch_cutoff: str, *, audiences: bool = True) -> str:
+    """What a build depends on: the landed batches (by cut-off) and every file of the dbt project.
+
+    With ``audiences=False`` the generated audience models are left out: two builds with equal such
+    fingerprints differ at most in their audiences, which an audience-only build can then bring up to date.
+    """
     h = hashlib.sha256(batch_cutoff.encode())
     files = [project.root / "dbt_project.yml", project.root / "profiles.yml"]
     for folder in ("dbt_project", "seeds/reference"):
         files += sorted(p for p in (project.root / folder).rglob("*") if p.is_file())
+    generated = project.root / GENERATED_DIR
     for path in files:
+        if not audiences and generated in path.parents:
+            continue
         h.update(str(path.relative_to(project.root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
 
-def published_fingerprint(project: Project) -> tuple[str, str] | None:
-    """(build id, fingerprint) of the current published build, or None."""
+@dataclass(frozen=True, slots=True)
+class PublishedBuild:
+    build_id: str
+    fingerprint: str
+    core_fingerprint: str | None
+
+
+def published_build(project: Project) -> PublishedBuild | None:
+    """The current published build's identity and fingerprints, or None."""
     try:
         con = warehouse.connect(project)
     except WarehouseNotReady:
         return None
     try:
-        row = con.execute("select build_id, fingerprint from herald_meta.build_info").fetchone()
+        rows = con.execute("select * from herald_meta.build_info").fetch_arrow_table().to_pylist()
     except duckdb.Error:
         return None
     finally:
         con.close()
-    return (str(row[0]), str(row[1])) if row else None
+    if not rows:
+        return None
+    info = rows[0]
+    core = info.get("core_fingerprint")
+    return PublishedBuild(str(info["build_id"]), str(info["fingerprint"]), None if core is None else str(core))
+
+
+def published_fingerprint(project: Project) -> tuple[str, str] | None:
+    """(build id, fingerprint) of the current published build, or None."""
+    info = published_build(project)
+    return None if info is None else (info.build_id, info.fingerprint)
 
 
 def build(
@@ -132,27 +157,101 @@ def build(
 ) -> BuildResult:
     """Build every model and test over the batches landed so far, then publish the result. Eager.
 
-    A full build whose inputs (landed batches and dbt files) are unchanged since the published build is
-    skipped unless ``force``: re-running is cheap. A build limited by ``select`` is never published.
+    Audience models are regenerated from their specs first (an invalid spec stops the build). A full build
+    whose inputs (landed batches and dbt files) are unchanged since the published build is skipped unless
+    ``force``: re-running is cheap. A build limited by ``select`` is never published.
     """
     started = time.monotonic()
     landing.ensure_initialized(project)
     with build_lock(project):
+        generate_audience_models(project)
         cutoff = landing.latest_batch_id(project)
-        print_ = fingerprint(project, cutoff)
         current = published_fingerprint(project)
-        if not force and not select and current is not None and current[1] == print_:
+        if not force and not select and current is not None and current[1] == fingerprint(project, cutoff):
             return BuildResult(current[0], cutoff, None, time.monotonic() - started)
-        started_at = dt.datetime.now(dt.UTC)
-        build_id = started_at.strftime("%Y%m%dT%H%M%S%fZ")
-        as_of = configured_as_of(project) or started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
-        # One reference time for every model of the build, recorded with it: live audience counts use the same.
-        args = ["build", "--vars", json.dumps({"as_of": as_of, "build_id": build_id})]
-        if select:
-            args += ["--select", *select]
-        run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet)
-        published = None if select else publish(project, build_id, cutoff, print_, as_of=as_of)
+        return _build_locked(project, cutoff, select=select, publish_result=not select, quiet=quiet, started=started)
+
+
+def build_audiences(project: Project, names: Sequence[str] = (), *, quiet: bool = False) -> BuildResult:
+    """Bring audiences up to date and publish: only their models when the published build is current in
+    everything else (seconds), otherwise a full build. ``names`` limits which audience models are rebuilt."""
+    started = time.monotonic()
+    landing.ensure_initialized(project)
+    with build_lock(project):
+        generate_audience_models(project)
+        cutoff = landing.latest_batch_id(project)
+        published = published_build(project)
+        if (
+            published is None
+            or published.core_fingerprint != fingerprint(project, cutoff, audiences=False)
+            or _build_file_build_id(project) != published.build_id
+        ):
+            return _build_locked(project, cutoff, select=(), publish_result=True, quiet=quiet, started=started)
+        models = [f"{MODEL_PREFIX}{n}" for n in names] if names else ["tag:audience"]
+        return _build_locked(
+            project, cutoff, select=(*models, MEMBERSHIPS), publish_result=True, quiet=quiet, started=started
+        )
+
+
+def generate_audience_models(project: Project) -> None:
+    """Regenerate the audience models from their specs (files change only when their content does)."""
+    from herald.audiences.models import write
+
+    write(project)
+
+
+def _build_locked(
+    project: Project, cutoff: str, *, select: Sequence[str], publish_result: bool, quiet: bool, started: float
+) -> BuildResult:
+    started_at = dt.datetime.now(dt.UTC)
+    build_id = started_at.strftime("%Y%m%dT%H%M%S%fZ")
+    as_of = configured_as_of(project) or started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+    # One reference time for every model of the build, recorded with it: live audience counts use the same.
+    args = ["build", "--vars", json.dumps({"as_of": as_of, "build_id": build_id})]
+    if select:
+        args += ["--select", *select]
+    _mark_build_file_dirty(project)
+    run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet)
+    published = None
+    if publish_result:
+        published = publish(
+            project,
+            build_id,
+            cutoff,
+            fingerprint(project, cutoff),
+            as_of=as_of,
+            core_fingerprint=fingerprint(project, cutoff, audiences=False),
+        )
     return BuildResult(build_id, cutoff, published, time.monotonic() - started)
+
+
+def _build_file_build_id(project: Project) -> str | None:
+    """The build the build file last published, or None if dbt has touched it since (or it has none)."""
+    if not project.build_path.exists():
+        return None
+    try:
+        con = duckdb.connect(str(project.build_path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        row = con.execute("select build_id from herald_meta.build_info").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return None if row is None else str(row[0])
+
+
+def _mark_build_file_dirty(project: Project) -> None:
+    # Until the next publish the build file no longer equals a published build, so an audience-only build
+    # never publishes on top of a build that failed half-way.
+    if not project.build_path.exists():
+        return
+    con = duckdb.connect(str(project.build_path))
+    try:
+        con.execute("drop table if exists herald_meta.build_info")
+    finally:
+        con.close()
 
 
 def configured_as_of(project: Project) -> str | None:
@@ -163,7 +262,13 @@ def configured_as_of(project: Project) -> str | None:
 
 
 def publish(
-    project: Project, build_id: str, batch_cutoff: str, fingerprint: str = "", *, as_of: str | None = None
+    project: Project,
+    build_id: str,
+    batch_cutoff: str,
+    fingerprint: str = "",
+    *,
+    as_of: str | None = None,
+    core_fingerprint: str | None = None,
 ) -> Path:
     """Copy the build file to a new versioned read file and point ``CURRENT`` at it atomically."""
     con = duckdb.connect(str(project.build_path))
@@ -172,8 +277,8 @@ def publish(
         con.execute(
             "create or replace table herald_meta.build_info as "
             "select ?::varchar as build_id, ?::varchar as batch_cutoff, ?::varchar as fingerprint, "
-            "?::timestamp as as_of, now()::timestamp as published_at",
-            [build_id, batch_cutoff, fingerprint, as_of],
+            "?::varchar as core_fingerprint, ?::timestamp as as_of, now()::timestamp as published_at",
+            [build_id, batch_cutoff, fingerprint, core_fingerprint, as_of],
         )
         con.execute("checkpoint")
     finally:

@@ -6,6 +6,7 @@
     herald import profiles FILE      import contacts (also: consents, orders, order_lines)
     herald export TABLE --out FILE   export a mart (or: herald export audience NAME --out FILE)
     herald generate --profiles N --out DIR    write the raw shape at any size, for benchmarks
+    herald audience list|count|sql|build|generate    audiences from specs/audiences/
 
 Every command exits 0 on success, 1 on a failure Herald explains, 2 when an input file cannot be read.
 """
@@ -110,6 +111,75 @@ def cmd_generate(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+def cmd_audience_list(args: argparse.Namespace, project: Project) -> int:
+    """List saved audiences with their version and, when built, their members. Example: ``herald audience list``"""
+    from herald.audiences.service import list_audiences
+
+    rows = list_audiences(project)
+    if not rows:
+        print("No audience saved yet: add a YAML file under specs/audiences/ (see docs/audiences.md).")
+        return 0
+    width = max(len(r.name) for r in rows)
+    for r in rows:
+        built = "not built" if r.members is None else f"{r.members:,} members (build {r.build_id})"
+        print(f"{r.name:<{width}}  {r.version}  {', '.join(r.groups):<20}  {built}  {r.description}")
+    return 0
+
+
+def cmd_audience_count(args: argparse.Namespace, project: Project) -> int:
+    """Count an audience live on the published warehouse. Example: ``herald audience count vip_customers``"""
+    from herald.audiences.library import AudienceLibrary
+    from herald.audiences.live import open_live
+
+    spec = AudienceLibrary.of(project).resolve_file_or_name(args.audience)
+    with open_live(project) as live:
+        count = live.count(spec)
+        build_id = live.build_id
+    print(f"{spec.name}: {count.total:,} members (build {build_id})")
+    if len(count.groups) > 1:
+        for group, n in count.groups:
+            print(f"  {group}: {n:,}")
+    return 0
+
+
+def cmd_audience_sql(args: argparse.Namespace, project: Project) -> int:
+    """Print the SQL an audience compiles to. Example: ``herald audience sql vip_customers --dialect postgres``"""
+    from herald.audiences.library import AudienceLibrary
+    from herald.audiences.live import open_live
+
+    spec = AudienceLibrary.of(project).resolve_file_or_name(args.audience)
+    with open_live(project) as live:
+        print(live.sql(spec, args.dialect))
+    return 0
+
+
+def cmd_audience_build(args: argparse.Namespace, project: Project) -> int:
+    """Materialize audiences (all, or NAMEs) and publish. Example: ``herald audience build vip_customers``"""
+    from herald.audiences.service import build_and_report
+
+    result = build_and_report(project, args.names)
+    print(f"Published build {result.build_id} in {result.seconds:.1f}s.")
+    return 0
+
+
+def cmd_audience_generate(args: argparse.Namespace, project: Project) -> int:
+    """Regenerate the audience dbt models from their specs. Example: ``herald audience generate --check``"""
+    from herald.audiences.models import drift, write
+
+    if args.check:
+        problems = drift(project)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print("Run `herald audience generate` to bring the models in line with the specs.")
+            return 1
+        print("Audience models match their specs.")
+        return 0
+    for path in write(project):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_render_dbt_yaml(args: argparse.Namespace, project: Project) -> int:
     """Regenerate the dbt YAML derived from herald/raw_schema.py. Example: ``herald dev render-dbt-yaml``"""
     from herald.dbt_sources import write_all
@@ -158,6 +228,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events-per-profile", type=int, default=50)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", required=True, help="output folder (usable as a landing folder)")
+
+    audience = sub.add_parser("audience", help="Audiences: list, count, show SQL, build, generate models")
+    audience_sub = audience.add_subparsers(dest="audience_command", required=True, metavar="AUDIENCE_COMMAND")
+
+    def add_audience(name: str, handler: Handler) -> argparse.ArgumentParser:
+        doc = handler.__doc__ or ""
+        p = audience_sub.add_parser(name, help=doc.split(".")[0], description=doc)
+        p.set_defaults(handler=handler)
+        return p
+
+    add_audience("list", cmd_audience_list)
+    p = add_audience("count", cmd_audience_count)
+    p.add_argument("audience", help="a saved audience name, or a path to an audience YAML file")
+    p = add_audience("sql", cmd_audience_sql)
+    p.add_argument("audience", help="a saved audience name, or a path to an audience YAML file")
+    p.add_argument("--dialect", choices=["duckdb", "postgres", "spark"], default="duckdb")
+    p = add_audience("build", cmd_audience_build)
+    p.add_argument("names", nargs="*", help="audiences to rebuild (default: all)")
+    p = add_audience("generate", cmd_audience_generate)
+    p.add_argument("--check", action="store_true", help="only report models that differ from their specs")
 
     dev = sub.add_parser("dev", help="Maintenance commands for Herald's own developers")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="DEV_COMMAND")

@@ -57,9 +57,13 @@ def export_audience(project: Project, name: str, fmt: ExportFormat, out: Path) -
     try:
         if "audience_memberships" not in warehouse.mart_tables(con):
             raise ExportError(f"no audience {name!r}: the published warehouse has no audiences yet")
+        # The audience's latest build in the published file: its members, their group and profile.
         relation = con.sql(
-            "select m.audience_name, m.group_name, p.* from audience_memberships m "
-            "join profiles p using (profile_id) where m.audience_name = $name and m.is_current",
+            "select m.audience_name, m.audience_group, m.spec_version, m.build_id, p.* "
+            "from audience_memberships m join profiles p using (profile_id) "
+            "where m.audience_name = $name and m.build_id = "
+            "(select max(build_id) from audience_memberships where audience_name = $name) "
+            "order by m.profile_id",
             params={"name": name},
         )
         rows = _write(relation.to_arrow_reader(_BATCH_ROWS), fmt, out)

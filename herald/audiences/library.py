@@ -53,6 +53,19 @@ class AudienceLibrary:
         os.replace(tmp, path)
         return path
 
+    def with_dependents(self, names: list[str]) -> list[str]:
+        """``names`` and every saved audience that reads one of them, directly or not (they must rebuild too)."""
+        specs = {s.name: s for s in self.all()}
+        wanted = list(dict.fromkeys(names))
+        changed = True
+        while changed:
+            changed = False
+            for spec in specs.values():
+                if spec.name not in wanted and any(n in wanted for n in spec.referenced_audiences()):
+                    wanted.append(spec.name)
+                    changed = True
+        return wanted
+
     def resolve_file_or_name(self, ref: str) -> AudienceSpec:
         """A spec from a saved name or from a path to a YAML file (for `herald audience count FILE`)."""
         candidate = Path(ref)

@@ -1,0 +1,87 @@
+-- Generated from specs/audiences/recent_buyers.yml by `herald audience generate`. Do not edit: edit the spec.
+-- spec version 02136411392d
+{{ config(materialized='table', tags=['audience']) }}
+
+{% if target.type == 'duckdb' %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  WHERE
+    p.profile_id IN (
+      SELECT
+        r.profile_id
+      FROM {{ ref('orders') }} AS r
+      WHERE
+        r.profile_id IS NOT NULL
+        AND r.ordered_at >= {{ as_of() }} - INTERVAL '300' DAY
+        AND r.ordered_at <= {{ as_of() }}
+        AND COALESCE(r.is_completed = TRUE, FALSE)
+      GROUP BY
+        r.profile_id
+      HAVING
+        COUNT(*) >= 1
+    )
+) AS m
+
+{% elif target.type == 'postgres' %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  WHERE
+    p.profile_id IN (
+      SELECT
+        r.profile_id
+      FROM {{ ref('orders') }} AS r
+      WHERE
+        r.profile_id IS NOT NULL
+        AND r.ordered_at >= {{ as_of() }} - INTERVAL '300 DAY'
+        AND r.ordered_at <= {{ as_of() }}
+        AND COALESCE(r.is_completed = TRUE, FALSE)
+      GROUP BY
+        r.profile_id
+      HAVING
+        COUNT(*) >= 1
+    )
+) AS m
+
+{% elif target.type == 'spark' %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  WHERE
+    p.profile_id IN (
+      SELECT
+        r.profile_id
+      FROM {{ ref('orders') }} AS r
+      WHERE
+        r.profile_id IS NOT NULL
+        AND r.ordered_at >= {{ as_of() }} - INTERVAL '300' DAY
+        AND r.ordered_at <= {{ as_of() }}
+        AND COALESCE(r.is_completed = TRUE, FALSE)
+      GROUP BY
+        r.profile_id
+      HAVING
+        COUNT(*) >= 1
+    )
+) AS m
+
+{% else %}
+
+{{ exceptions.raise_compiler_error('audience models are compiled for duckdb, postgres, spark; add the engine to herald.audiences.compiler.DIALECTS and regenerate') }}
+
+{% endif %}

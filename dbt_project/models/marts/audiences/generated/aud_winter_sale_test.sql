@@ -1,0 +1,297 @@
+-- Generated from specs/audiences/winter_sale_test.yml by `herald audience generate`. Do not edit: edit the spec.
+-- spec version a37368f835f9
+{{ config(materialized='table', tags=['audience']) }}
+
+{% if target.type == 'duckdb' %}
+
+SELECT
+  m.profile_id,
+  CASE
+    WHEN SUBSTRING(MD5('winter-sale-2026:' || m.profile_id), 1, 8) < '73333333'
+    THEN 'A'
+    WHEN SUBSTRING(MD5('winter-sale-2026:' || m.profile_id), 1, 8) < 'e6666666'
+    THEN 'B'
+    ELSE 'control'
+  END AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  WHERE
+    (
+      COALESCE(p.is_email_reachable, FALSE)
+      AND NOT (
+        COALESCE(STRPOS(LOWER(p.email), LOWER('@herald.invalid')) > 0, FALSE)
+      )
+    )
+    AND (
+      p.profile_id IN (
+        SELECT
+          a.profile_id
+        FROM (
+          SELECT
+            m.profile_id,
+            'target' AS audience_group
+          FROM (
+            SELECT
+              p.profile_id
+            FROM {{ ref('profiles') }} AS p
+            WHERE
+              p.profile_id IN (
+                SELECT
+                  r.profile_id
+                FROM {{ ref('orders') }} AS r
+                WHERE
+                  r.profile_id IS NOT NULL
+                  AND r.ordered_at >= {{ as_of() }} - INTERVAL '300' DAY
+                  AND r.ordered_at <= {{ as_of() }}
+                  AND COALESCE(r.is_completed = TRUE, FALSE)
+                GROUP BY
+                  r.profile_id
+                HAVING
+                  COUNT(*) >= 1
+              )
+          ) AS m
+        ) AS a
+      )
+      OR p.profile_id IN (
+        SELECT
+          a.profile_id
+        FROM (
+          SELECT
+            m.profile_id,
+            'target' AS audience_group
+          FROM (
+            SELECT
+              p.profile_id
+            FROM {{ ref('profiles') }} AS p
+            WHERE
+              COALESCE(p.country_code IN ('FR', 'BE', 'DE'), FALSE)
+              AND p.profile_id IN (
+                SELECT
+                  c.profile_id
+                FROM {{ ref('profile_consents') }} AS c
+                WHERE
+                  c.profile_id IS NOT NULL
+                  AND c.channel = 'email'
+                  AND COALESCE(c.is_opted_in, FALSE)
+                  AND c.topic = 'newsletter'
+              )
+              AND COALESCE(p.is_email_reachable, FALSE)
+              AND p.profile_id IN (
+                SELECT
+                  r.profile_id
+                FROM {{ ref('profile_events') }} AS r
+                WHERE
+                  r.profile_id IS NOT NULL
+                  AND r.occurred_at >= {{ as_of() }} - INTERVAL '90' DAY
+                  AND r.occurred_at <= {{ as_of() }}
+                  AND COALESCE(r.event_type = 'product_view', FALSE)
+                GROUP BY
+                  r.profile_id
+                HAVING
+                  COUNT(*) >= 2
+              )
+          ) AS m
+        ) AS a
+      )
+    )
+) AS m
+
+{% elif target.type == 'postgres' %}
+
+SELECT
+  m.profile_id,
+  CASE
+    WHEN SUBSTRING(MD5('winter-sale-2026:' || m.profile_id) FROM 1 FOR 8) < '73333333'
+    THEN 'A'
+    WHEN SUBSTRING(MD5('winter-sale-2026:' || m.profile_id) FROM 1 FOR 8) < 'e6666666'
+    THEN 'B'
+    ELSE 'control'
+  END AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  WHERE
+    (
+      COALESCE(p.is_email_reachable, FALSE)
+      AND NOT (
+        COALESCE(POSITION(LOWER('@herald.invalid') IN LOWER(p.email)) > 0, FALSE)
+      )
+    )
+    AND (
+      p.profile_id IN (
+        SELECT
+          a.profile_id
+        FROM (
+          SELECT
+            m.profile_id,
+            'target' AS audience_group
+          FROM (
+            SELECT
+              p.profile_id
+            FROM {{ ref('profiles') }} AS p
+            WHERE
+              p.profile_id IN (
+                SELECT
+                  r.profile_id
+                FROM {{ ref('orders') }} AS r
+                WHERE
+                  r.profile_id IS NOT NULL
+                  AND r.ordered_at >= {{ as_of() }} - INTERVAL '300 DAY'
+                  AND r.ordered_at <= {{ as_of() }}
+                  AND COALESCE(r.is_completed = TRUE, FALSE)
+                GROUP BY
+                  r.profile_id
+                HAVING
+                  COUNT(*) >= 1
+              )
+          ) AS m
+        ) AS a
+      )
+      OR p.profile_id IN (
+        SELECT
+          a.profile_id
+        FROM (
+          SELECT
+            m.profile_id,
+            'target' AS audience_group
+          FROM (
+            SELECT
+              p.profile_id
+            FROM {{ ref('profiles') }} AS p
+            WHERE
+              COALESCE(p.country_code IN ('FR', 'BE', 'DE'), FALSE)
+              AND p.profile_id IN (
+                SELECT
+                  c.profile_id
+                FROM {{ ref('profile_consents') }} AS c
+                WHERE
+                  c.profile_id IS NOT NULL
+                  AND c.channel = 'email'
+                  AND COALESCE(c.is_opted_in, FALSE)
+                  AND c.topic = 'newsletter'
+              )
+              AND COALESCE(p.is_email_reachable, FALSE)
+              AND p.profile_id IN (
+                SELECT
+                  r.profile_id
+                FROM {{ ref('profile_events') }} AS r
+                WHERE
+                  r.profile_id IS NOT NULL
+                  AND r.occurred_at >= {{ as_of() }} - INTERVAL '90 DAY'
+                  AND r.occurred_at <= {{ as_of() }}
+                  AND COALESCE(r.event_type = 'product_view', FALSE)
+                GROUP BY
+                  r.profile_id
+                HAVING
+                  COUNT(*) >= 2
+              )
+          ) AS m
+        ) AS a
+      )
+    )
+) AS m
+
+{% elif target.type == 'spark' %}
+
+SELECT
+  m.profile_id,
+  CASE
+    WHEN SUBSTRING(MD5(CONCAT('winter-sale-2026:', m.profile_id)), 1, 8) < '73333333'
+    THEN 'A'
+    WHEN SUBSTRING(MD5(CONCAT('winter-sale-2026:', m.profile_id)), 1, 8) < 'e6666666'
+    THEN 'B'
+    ELSE 'control'
+  END AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  WHERE
+    (
+      COALESCE(p.is_email_reachable, FALSE)
+      AND NOT (
+        COALESCE(LOCATE(LOWER('@herald.invalid'), LOWER(p.email)) > 0, FALSE)
+      )
+    )
+    AND (
+      p.profile_id IN (
+        SELECT
+          a.profile_id
+        FROM (
+          SELECT
+            m.profile_id,
+            'target' AS audience_group
+          FROM (
+            SELECT
+              p.profile_id
+            FROM {{ ref('profiles') }} AS p
+            WHERE
+              p.profile_id IN (
+                SELECT
+                  r.profile_id
+                FROM {{ ref('orders') }} AS r
+                WHERE
+                  r.profile_id IS NOT NULL
+                  AND r.ordered_at >= {{ as_of() }} - INTERVAL '300' DAY
+                  AND r.ordered_at <= {{ as_of() }}
+                  AND COALESCE(r.is_completed = TRUE, FALSE)
+                GROUP BY
+                  r.profile_id
+                HAVING
+                  COUNT(*) >= 1
+              )
+          ) AS m
+        ) AS a
+      )
+      OR p.profile_id IN (
+        SELECT
+          a.profile_id
+        FROM (
+          SELECT
+            m.profile_id,
+            'target' AS audience_group
+          FROM (
+            SELECT
+              p.profile_id
+            FROM {{ ref('profiles') }} AS p
+            WHERE
+              COALESCE(p.country_code IN ('FR', 'BE', 'DE'), FALSE)
+              AND p.profile_id IN (
+                SELECT
+                  c.profile_id
+                FROM {{ ref('profile_consents') }} AS c
+                WHERE
+                  c.profile_id IS NOT NULL
+                  AND c.channel = 'email'
+                  AND COALESCE(c.is_opted_in, FALSE)
+                  AND c.topic = 'newsletter'
+              )
+              AND COALESCE(p.is_email_reachable, FALSE)
+              AND p.profile_id IN (
+                SELECT
+                  r.profile_id
+                FROM {{ ref('profile_events') }} AS r
+                WHERE
+                  r.profile_id IS NOT NULL
+                  AND r.occurred_at >= {{ as_of() }} - INTERVAL '90' DAY
+                  AND r.occurred_at <= {{ as_of() }}
+                  AND COALESCE(r.event_type = 'product_view', FALSE)
+                GROUP BY
+                  r.profile_id
+                HAVING
+                  COUNT(*) >= 2
+              )
+          ) AS m
+        ) AS a
+      )
+    )
+) AS m
+
+{% else %}
+
+{{ exceptions.raise_compiler_error('audience models are compiled for duckdb, postgres, spark; add the engine to herald.audiences.compiler.DIALECTS and regenerate') }}
+
+{% endif %}
