@@ -52,12 +52,17 @@ def export_table(project: Project, name: str, fmt: ExportFormat, out: Path) -> E
 
 
 def export_audience(project: Project, name: str, fmt: ExportFormat, out: Path) -> ExportResult:
-    """Write the members of audience ``name`` (its latest build) joined to their profiles."""
+    """Write the members of audience ``name`` in its latest published build, with their group and profile."""
+    from herald.audiences.library import AudienceLibrary
+
+    AudienceLibrary.of(project).get(name)  # an unknown name fails here, with close names
     con = warehouse.connect(project)
     try:
-        if "audience_memberships" not in warehouse.mart_tables(con):
-            raise ExportError(f"no audience {name!r}: the published warehouse has no audiences yet")
-        # The audience's latest build in the published file: its members, their group and profile.
+        built = "audience_memberships" in warehouse.mart_tables(con) and con.execute(
+            "select count(*) from audience_memberships where audience_name = $name", {"name": name}
+        ).fetchone() != (0,)
+        if not built:
+            raise ExportError(f"audience {name!r} is saved but not built yet: run `herald audience build {name}`")
         relation = con.sql(
             "select m.audience_name, m.audience_group, m.spec_version, m.build_id, p.* "
             "from audience_memberships m join profiles p using (profile_id) "
@@ -67,8 +72,6 @@ def export_audience(project: Project, name: str, fmt: ExportFormat, out: Path) -
             params={"name": name},
         )
         rows = _write(relation.to_arrow_reader(_BATCH_ROWS), fmt, out)
-        if rows == 0:
-            raise ExportError(f"audience {name!r} has no members in the published warehouse (or does not exist)")
         return ExportResult(source=f"audience:{name}", path=out, rows=rows, build_id=_build_id(con))
     finally:
         con.close()

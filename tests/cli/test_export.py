@@ -60,12 +60,25 @@ def test_export_suggests_the_closest_mart(demo_project: Project, tmp_path: Path)
         export_table(demo_project, "profils", "csv", tmp_path / "x.csv")
 
 
-def test_export_audience_without_audiences_says_so(
+def test_export_unknown_audience_names_the_saved_ones(
     demo_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(demo_project.warehouse_dir))
-    assert main(["export", "audience", "vip", "--out", str(tmp_path / "a.csv")]) == 1
-    assert "no audiences yet" in capsys.readouterr().err
+    assert main(["export", "audience", "recent_buyer", "--out", str(tmp_path / "a.csv")]) == 1
+    assert "no audience 'recent_buyer'. Did you mean recent_buyers?" in capsys.readouterr().err
+    assert not (tmp_path / "a.csv").exists()
+
+
+def test_export_audience_writes_its_latest_members_with_groups(
+    demo_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(demo_project.warehouse_dir))
+    out = tmp_path / "test.parquet"
+    assert main(["export", "audience", "winter_sale_test", "--format", "parquet", "--out", str(out)]) == 0
+    table = pq.read_table(out)
+    assert table.num_rows == _count(demo_project, "aud_winter_sale_test")
+    assert set(table.column("audience_group").to_pylist()) == {"A", "B", "control"}
+    assert {"email", "spec_version", "build_id"} <= set(table.column_names)
 
 
 def test_export_reads_the_published_copy_not_the_build_file(demo_project: Project) -> None:

@@ -1,5 +1,5 @@
 -- Generated from specs/audiences/recent_buyers.yml by `herald audience generate`. Do not edit: edit the spec.
--- spec version 02136411392d
+-- spec version f1f000277ef4
 {{ config(materialized='table', tags=['audience']) }}
 
 {% if target.type == 'duckdb' %}
@@ -18,7 +18,7 @@ FROM (
       FROM {{ ref('orders') }} AS r
       WHERE
         r.profile_id IS NOT NULL
-        AND r.ordered_at >= {{ as_of() }} - INTERVAL '300' DAY
+        AND r.ordered_at >= {{ as_of() }} - INTERVAL '365' DAY
         AND r.ordered_at <= {{ as_of() }}
         AND COALESCE(r.is_completed = TRUE, FALSE)
       GROUP BY
@@ -44,7 +44,7 @@ FROM (
       FROM {{ ref('orders') }} AS r
       WHERE
         r.profile_id IS NOT NULL
-        AND r.ordered_at >= {{ as_of() }} - INTERVAL '300 DAY'
+        AND r.ordered_at >= {{ as_of() }} - INTERVAL '365 DAY'
         AND r.ordered_at <= {{ as_of() }}
         AND COALESCE(r.is_completed = TRUE, FALSE)
       GROUP BY
@@ -70,7 +70,7 @@ FROM (
       FROM {{ ref('orders') }} AS r
       WHERE
         r.profile_id IS NOT NULL
-        AND r.ordered_at >= {{ as_of() }} - INTERVAL '300' DAY
+        AND r.ordered_at >= {{ as_of() }} - INTERVAL '365' DAY
         AND r.ordered_at <= {{ as_of() }}
         AND COALESCE(r.is_completed = TRUE, FALSE)
       GROUP BY

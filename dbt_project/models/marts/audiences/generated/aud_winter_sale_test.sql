@@ -43,7 +43,7 @@ FROM (
                 FROM {{ ref('orders') }} AS r
                 WHERE
                   r.profile_id IS NOT NULL
-                  AND r.ordered_at >= {{ as_of() }} - INTERVAL '300' DAY
+                  AND r.ordered_at >= {{ as_of() }} - INTERVAL '365' DAY
                   AND r.ordered_at <= {{ as_of() }}
                   AND COALESCE(r.is_completed = TRUE, FALSE)
                 GROUP BY
@@ -139,7 +139,7 @@ FROM (
                 FROM {{ ref('orders') }} AS r
                 WHERE
                   r.profile_id IS NOT NULL
-                  AND r.ordered_at >= {{ as_of() }} - INTERVAL '300 DAY'
+                  AND r.ordered_at >= {{ as_of() }} - INTERVAL '365 DAY'
                   AND r.ordered_at <= {{ as_of() }}
                   AND COALESCE(r.is_completed = TRUE, FALSE)
                 GROUP BY
@@ -235,7 +235,7 @@ FROM (
                 FROM {{ ref('orders') }} AS r
                 WHERE
                   r.profile_id IS NOT NULL
-                  AND r.ordered_at >= {{ as_of() }} - INTERVAL '300' DAY
+                  AND r.ordered_at >= {{ as_of() }} - INTERVAL '365' DAY
                   AND r.ordered_at <= {{ as_of() }}
                   AND COALESCE(r.is_completed = TRUE, FALSE)
                 GROUP BY

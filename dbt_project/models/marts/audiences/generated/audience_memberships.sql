@@ -18,7 +18,7 @@ members as (
 
     union all
 
-    select 'recent_buyers' as audience_name, profile_id, audience_group, '02136411392d' as spec_version
+    select 'recent_buyers' as audience_name, profile_id, audience_group, 'f1f000277ef4' as spec_version
     from {{ ref('aud_recent_buyers') }}
 
     union all
