@@ -130,7 +130,7 @@ def published_build(project: Project) -> PublishedBuild | None:
     except WarehouseNotReady:
         return None
     try:
-        rows = con.execute("select * from herald_meta.build_info").fetch_arrow_table().to_pylist()
+        rows = con.execute("select * from herald_meta.build_info").to_arrow_table().to_pylist()
     except duckdb.Error:
         return None
     finally:

@@ -229,7 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", required=True, help="output folder (usable as a landing folder)")
 
-    audience = sub.add_parser("audience", help="Audiences: list, count, show SQL, build, generate models")
+    audience = sub.add_parser(
+        "audience",
+        help="Audiences: list, count, show SQL, build, generate models",
+        description="Audiences saved under specs/audiences/ (see docs/audiences.md). "
+        "Example: ``herald audience count winter_sale_test``",
+    )
     audience_sub = audience.add_subparsers(dest="audience_command", required=True, metavar="AUDIENCE_COMMAND")
 
     def add_audience(name: str, handler: Handler) -> argparse.ArgumentParser:

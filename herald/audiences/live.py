@@ -56,7 +56,7 @@ class LiveWarehouse:
         return self.compiler().query(spec)
 
     def _run(self, query: exp.Expression) -> pa.Table:
-        return self.con.execute(query.sql(dialect="duckdb")).fetch_arrow_table()
+        return self.con.execute(query.sql(dialect="duckdb")).to_arrow_table()
 
     def count(self, spec: AudienceSpec) -> AudienceCount:
         members = self._members(spec).subquery("members")
