@@ -92,7 +92,7 @@ class Compiler:
 
     schema: Schema
     resolve: Callable[[str], AudienceSpec]
-    as_of: exp.Expression
+    as_of: exp.Expr
     table: Callable[[str], exp.Table] = lambda name: exp.to_table(name)
 
     # ------------------------------------------------------------------ entry points
@@ -129,8 +129,8 @@ class Compiler:
             exp.alias_(self._group(spec, exp.column("profile_id", table="m")), "audience_group"),
         ).from_(members.subquery("m"))
 
-    def _membership_condition(self, spec: AudienceSpec, stack: tuple[str, ...]) -> exp.Expression | None:
-        parts: list[exp.Expression] = []
+    def _membership_condition(self, spec: AudienceSpec, stack: tuple[str, ...]) -> exp.Expr | None:
+        parts: list[exp.Expr] = []
         if spec.where is not None:
             parts.append(self._condition(spec.where, PROFILES, "p", stack))
         if spec.union:
@@ -171,7 +171,7 @@ class Compiler:
             .limit(exp.Literal.number(spec.limit.count))
         )
 
-    def _group(self, spec: AudienceSpec, pid: exp.Expression) -> exp.Expression:
+    def _group(self, spec: AudienceSpec, pid: exp.Expr) -> exp.Expr:
         if not spec.split:
             return exp.Literal.string(DEFAULT_GROUP)
         bucket = self._hash(spec.effective_salt, pid, "")
@@ -181,7 +181,7 @@ class Compiler:
         return case.else_(exp.Literal.string(spec.split[-1].name))
 
     @staticmethod
-    def _hash(salt: str, pid: exp.Expression, purpose: str) -> exp.Expression:
+    def _hash(salt: str, pid: exp.Expr, purpose: str) -> exp.Expr:
         text = exp.Concat(expressions=[exp.Literal.string(f"{salt}:{purpose}"), pid], safe=True)
         return exp.Substring(
             this=exp.MD5(this=text), start=exp.Literal.number(1), length=exp.Literal.number(HASH_DIGITS)
@@ -189,7 +189,7 @@ class Compiler:
 
     # ------------------------------------------------------------------ conditions
 
-    def _condition(self, c: Condition, table: str, alias: str, stack: tuple[str, ...]) -> exp.Expression:
+    def _condition(self, c: Condition, table: str, alias: str, stack: tuple[str, ...]) -> exp.Expr:
         if isinstance(c, Group):
             parts = [self._condition(i, table, alias, stack) for i in c.items]
             if not parts:
@@ -211,7 +211,7 @@ class Compiler:
             return self._in_audience(c, stack)
         raise AudienceSpecError(f"unsupported condition {c!r}")  # pragma: no cover - closed union
 
-    def _attribute(self, c: Attribute, table: str, alias: str) -> exp.Expression:
+    def _attribute(self, c: Attribute, table: str, alias: str) -> exp.Expr:
         kind = self.schema.kind(table, c.column, c.path)
         if kind not in OPERATOR_KINDS[c.op]:
             allowed = ", ".join(sorted(OPERATOR_KINDS[c.op]))
@@ -230,7 +230,7 @@ class Compiler:
             }[op]
             return exp.not_(exp.paren(self._attribute(Attribute(c.column, positive, c.value, c.path), table, alias)))
         if op == "is_empty":
-            empty: exp.Expression = col.is_(exp.null())
+            empty: exp.Expr = col.is_(exp.null())
             if kind == "string":
                 empty = exp.or_(empty, exp.EQ(this=exp.Trim(this=col.copy()), expression=exp.Literal.string("")))
             return exp.paren(empty)
@@ -262,11 +262,11 @@ class Compiler:
         }[op]
         return _true(cls(this=col, expression=value))
 
-    def _now(self, kind: ColumnKind) -> exp.Expression:
+    def _now(self, kind: ColumnKind) -> exp.Expr:
         as_of = self.as_of.copy()
         return exp.Cast(this=as_of, to=exp.DataType.build("date")) if kind == "date" else as_of
 
-    def _birthday_within(self, col: exp.Expression, days: int) -> exp.Expression:
+    def _birthday_within(self, col: exp.Expr, days: int) -> exp.Expr:
         # Next birthday this year or next; 29 February counts as 28 February in every year.
         today = self._now("date")
         month = exp.Cast(this=exp.Month(this=col.copy()), to=exp.DataType.build("int"))
@@ -290,11 +290,11 @@ class Compiler:
             checks.append(exp.Between(this=date, low=today.copy(), high=end.copy()))
         return exp.and_(col.copy().is_(exp.not_(exp.null())), exp.or_(*checks))
 
-    def _related(self, c: Related) -> exp.Expression:
+    def _related(self, c: Related) -> exp.Expr:
         mart, default_time = RELATED_TABLES[c.source]
         time_column = c.time_column or default_time
         r_pid = exp.column("profile_id", table="r")
-        filters: list[exp.Expression] = [r_pid.copy().is_(exp.not_(exp.null()))]
+        filters: list[exp.Expr] = [r_pid.copy().is_(exp.not_(exp.null()))]
         if c.within_days is not None:
             kind = self.schema.kind(mart, time_column, f"{c.path}.time_column")
             if kind not in _TEMPORAL:
@@ -306,7 +306,7 @@ class Compiler:
         if c.where is not None:
             filters.append(self._condition(c.where, mart, "r", ()))
         if c.measure == "count":
-            measure: exp.Expression = exp.Count(this=exp.Star())
+            measure: exp.Expr = exp.Count(this=exp.Star())
         else:
             assert c.column is not None
             kind = self.schema.kind(mart, c.column, f"{c.path}.{c.measure}")
@@ -331,12 +331,12 @@ class Compiler:
         # Profiles without rows satisfy a count/sum test that holds at 0: take the complement of those failing it.
         return exp.not_(inside) if holds_at_zero else inside
 
-    def _consent(self, c: Consent) -> exp.Expression:
+    def _consent(self, c: Consent) -> exp.Expr:
         columns = self.schema.columns(CONSENTS)
         for needed in ("profile_id", "channel", "topic", "is_opted_in"):
             if needed not in columns:
                 raise AudienceSpecError(f"condition {c.path}: {CONSENTS} has no column {needed}")
-        filters: list[exp.Expression] = [
+        filters: list[exp.Expr] = [
             exp.EQ(this=exp.column("channel", table="c"), expression=exp.Literal.string(c.channel)),
             _true(exp.column("is_opted_in", table="c")),
         ]
@@ -349,7 +349,7 @@ class Compiler:
         )
         return exp.column("profile_id", table="p").isin(query=sub)
 
-    def _in_audience(self, c: InAudience, stack: tuple[str, ...]) -> exp.Expression:
+    def _in_audience(self, c: InAudience, stack: tuple[str, ...]) -> exp.Expr:
         try:
             other = self.resolve(c.name)
         except AudienceNotFound as exc:
@@ -374,18 +374,18 @@ class Compiler:
 # ---------------------------------------------------------------------------------------------- values
 
 
-def _true(predicate: exp.Expression) -> exp.Expression:
+def _true(predicate: exp.Expr) -> exp.Expr:
     """``coalesce(predicate, false)``: unknown never matches, and `not` is the exact complement."""
     return exp.Coalesce(
         this=exp.paren(predicate) if isinstance(predicate, exp.Connector) else predicate, expressions=[exp.false()]
     )
 
 
-def _days(n: int) -> exp.Expression:
+def _days(n: int) -> exp.Expr:
     return exp.Interval(this=exp.Literal.string(str(n)), unit=exp.var("DAY"))
 
 
-def _hex(bound: int) -> exp.Expression:
+def _hex(bound: int) -> exp.Expr:
     return exp.Literal.string(f"{bound:0{HASH_DIGITS}x}")
 
 
@@ -398,13 +398,13 @@ def _compare(a: float, op: str, b: float) -> bool:
     return {"eq": a == b, "ne": a != b, "lt": a < b, "lte": a <= b, "gt": a > b, "gte": a >= b}[op]
 
 
-def _number(value: object, path: str) -> exp.Expression:
+def _number(value: object, path: str) -> exp.Expr:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise AudienceSpecError(f"condition {path}: expected a finite number, got {value!r}")
     return exp.Literal.number(repr(value) if isinstance(value, float) else str(value))
 
 
-def _literal(value: object, kind: ColumnKind, c: Attribute) -> exp.Expression:
+def _literal(value: object, kind: ColumnKind, c: Attribute) -> exp.Expr:
     """``value`` as a typed literal for a column of ``kind``, or an error naming the condition."""
 
     def wrong(expected: str) -> AudienceSpecError:
@@ -436,7 +436,7 @@ def _literal(value: object, kind: ColumnKind, c: Attribute) -> exp.Expression:
     return timestamp_literal(stamp)
 
 
-def timestamp_literal(stamp: dt.datetime) -> exp.Expression:
+def timestamp_literal(stamp: dt.datetime) -> exp.Expr:
     """A TIMESTAMP literal (UTC, no zone: the marts store UTC)."""
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)

@@ -55,7 +55,7 @@ class LiveWarehouse:
     def _members(self, spec: AudienceSpec) -> exp.Select:
         return self.compiler().query(spec)
 
-    def _run(self, query: exp.Expression) -> pa.Table:
+    def _run(self, query: exp.Expr) -> pa.Table:
         return self.con.execute(query.sql(dialect="duckdb")).to_arrow_table()
 
     def count(self, spec: AudienceSpec) -> AudienceCount:

@@ -106,7 +106,7 @@ def drift(project: Project) -> list[str]:
 # ---------------------------------------------------------------------------------------------- rendering
 
 
-def render_for_dbt(query: exp.Expression, dialect: str) -> str:
+def render_for_dbt(query: exp.Expr, dialect: str) -> str:
     """SQL text of ``query`` for one engine, with refs and the reference time as dbt Jinja."""
     safe = query.copy().transform(_jinja_inert_literal)
     text = safe.sql(dialect=dialect, pretty=True)
@@ -115,7 +115,7 @@ def render_for_dbt(query: exp.Expression, dialect: str) -> str:
     return text.replace(_AS_OF, "{{ as_of() }}")
 
 
-def _jinja_inert_literal(node: exp.Expression) -> exp.Expression:
+def _jinja_inert_literal(node: exp.Expr) -> exp.Expr:
     # A literal holding "{{", "{%" or "{#" would be run by dbt's Jinja; one holding our placeholders would be
     # replaced. Split such text into concatenated pieces that each end right after "{" (or cut the placeholder),
     # so the model's text never contains either sequence while the value stays the same.
@@ -132,7 +132,7 @@ def _jinja_inert_literal(node: exp.Expression) -> exp.Expression:
             pieces.append(current)
             current = ""
     pieces.append(current)
-    parts: list[exp.Expression] = [exp.Literal.string(p) for p in pieces if p != ""]
+    parts: list[exp.Expr] = [exp.Literal.string(p) for p in pieces if p != ""]
     return exp.paren(exp.Concat(expressions=parts, safe=True)) if len(parts) > 1 else parts[0]
 
 
