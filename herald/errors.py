@@ -7,9 +7,14 @@
     ├── BuildError            dbt failed; nothing was published
     ├── WarehouseNotReady     no published warehouse yet (run a build first)
     ├── ExportError           an export names an unknown table or audience, or cannot be written
-    └── AudienceError         an audience cannot be compiled or found
-        ├── AudienceSpecError     the spec is invalid (names the condition at fault and why)
-        └── AudienceNotFound      no audience of that name
+    ├── AudienceError         an audience cannot be compiled or found
+    │   ├── AudienceSpecError     the spec is invalid (names the condition at fault and why)
+    │   └── AudienceNotFound      no audience of that name
+    ├── TemplateError         a message template cannot be loaded or rendered (names template, line, recipient)
+    └── CampaignError         a plan, typology or delivery run is invalid or cannot be prepared
+        ├── PlanError             a plan or typology file is invalid (names the spot and why)
+        ├── DeliveryNotFound      no delivery of that id in the plans
+        └── ControlRuleFailed     a control rule blocks the delivery (names the rule and why)
 
 The CLI turns each into one clear line on stderr and a non-zero exit code.
 """
@@ -61,3 +66,25 @@ class AudienceSpecError(AudienceError):
 
 class AudienceNotFound(AudienceError):
     """No audience has that name."""
+
+
+class CampaignError(HeraldError):
+    """A plan, typology or delivery run is invalid or cannot be prepared."""
+
+
+class PlanError(CampaignError):
+    """A plan or typology file is invalid; the message names the spot at fault and why."""
+
+    exit_code = 2
+
+
+class DeliveryNotFound(CampaignError):
+    """No delivery has that id in the plans."""
+
+
+class ControlRuleFailed(CampaignError):
+    """A control rule blocks the delivery; the message names each failing rule and why."""
+
+
+class TemplateError(HeraldError):
+    """A template cannot be loaded or rendered; the message names the template, part, line and recipient."""
