@@ -26,7 +26,8 @@ def main(argv: list[str]) -> None:
             values = [spark.sql(q).collect()[0][0] for q in queries]
         finally:
             spark.stop()
-        print("RESULT " + json.dumps([None if v is None else int(v) for v in values]))
+        # Figures are numbers (Spark returns Decimal for some sums); text figures stay text.
+        print("RESULT " + json.dumps([v if v is None or isinstance(v, str) else int(v) for v in values]))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,20 @@ MART_COUNTS = [
 ]
 
 
+# The audience with a split whose membership and groups must be identical on every engine.
+SPLIT_AUDIENCE = "winter_sale_test"
+
+
+def _membership_sql(engine: str, schema: str) -> str:
+    pair = "concat(profile_id, ':', audience_group)"
+    agg = f"concat_ws(',', collect_list({pair}))" if engine == "spark" else f"string_agg({pair}, ',')"
+    return f"select {agg} from {schema}aud_{SPLIT_AUDIENCE}"
+
+
+def _members(value: str | None) -> list[str]:
+    return sorted(value.split(",")) if value else []
+
+
 def _figures(run: Any, schema: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mart in MART_COUNTS:
@@ -68,6 +82,29 @@ def duckdb_figures(demo_project: Project) -> dict[str, Any]:
         return _figures(lambda q: con.execute(q).fetchone()[0], "main.")  # type: ignore[index]
     finally:
         con.close()
+
+
+@pytest.fixture(scope="module")
+def duckdb_members(demo_project: Project) -> list[str]:
+    con = warehouse.connect(demo_project)
+    try:
+        members = _members(con.execute(_membership_sql("duckdb", "main.")).fetchone()[0])  # type: ignore[index]
+    finally:
+        con.close()
+    assert len({m.split(":")[1] for m in members}) == 3  # every group is populated
+    return members
+
+
+@pytest.fixture(scope="module")
+def build_vars(demo_project: Project) -> list[str]:
+    """The DuckDB build's reference time, so time windows mean the same on every engine."""
+    con = warehouse.connect(demo_project)
+    try:
+        as_of = con.execute("select strftime(as_of, '%Y-%m-%d %H:%M:%S') from herald_meta.build_info").fetchone()
+    finally:
+        con.close()
+    assert as_of is not None
+    return ["--vars", json.dumps({"as_of": as_of[0]})]
 
 
 def _dbt(args: list[str], env: dict[str, str], target_dir: Path) -> None:
@@ -92,14 +129,19 @@ def postgres() -> Iterator[Any]:
 
 
 def test_postgres_builds_and_agrees_with_duckdb(
-    postgres: Any, demo_project: Project, duckdb_figures: dict[str, Any], tmp_path: Path
+    postgres: Any,
+    demo_project: Project,
+    duckdb_figures: dict[str, Any],
+    duckdb_members: list[str],
+    build_vars: list[str],
+    tmp_path: Path,
 ) -> None:
     import psycopg2
 
     load_landing_into_postgres(demo_project.landing_dir, postgres, "herald")
     # The demo seeds' column types work on PostgreSQL (the small ones; the rest came by COPY above).
     _dbt(["seed", "--select", "push_tokens", "import_batches"], postgres.env(), tmp_path)
-    _dbt(["build", "--exclude", "path:seeds/demo"], postgres.env(), tmp_path)  # models, data and unit tests
+    _dbt(["build", "--exclude", "path:seeds/demo", *build_vars], postgres.env(), tmp_path)  # models, data, unit tests
     conn = psycopg2.connect(host=postgres.host, port=postgres.port, user=postgres.user, dbname=postgres.dbname)
     try:
         cur = conn.cursor()
@@ -109,6 +151,7 @@ def test_postgres_builds_and_agrees_with_duckdb(
             return cur.fetchone()[0]  # type: ignore[index]
 
         assert _figures(run, "herald.") == duckdb_figures
+        assert _members(run(_membership_sql("postgres", "herald."))) == duckdb_members
     finally:
         conn.close()
 
@@ -127,18 +170,24 @@ def _spark(args: list[str], stdin: str | None = None) -> str:
 
 
 def test_spark_builds_and_agrees_with_duckdb(
-    demo_project: Project, duckdb_figures: dict[str, Any], tmp_path: Path
+    demo_project: Project,
+    duckdb_figures: dict[str, Any],
+    duckdb_members: list[str],
+    build_vars: list[str],
+    tmp_path: Path,
 ) -> None:
     spark_dir = tmp_path / "spark"
     # Raw data reaches Spark as files, as it would in a Spark warehouse (dbt-spark seeds insert ~300 rows/s).
     _spark(["load", str(demo_project.landing_dir), str(spark_dir), "herald"])
     env = {"HERALD_TARGET": "spark", "HERALD_SPARK_DIR": str(spark_dir), "HERALD_SPARK_SCHEMA": "herald"}
-    _dbt(["build", "--exclude", "path:seeds/demo"], env, tmp_path)
+    _dbt(["build", "--exclude", "path:seeds/demo", *build_vars], env, tmp_path)
     queries: list[str] = []
     _figures(lambda q: queries.append(q) or 0, "herald.")
+    queries.append(_membership_sql("spark", "herald."))
     out = _spark(["query", str(spark_dir)], stdin=json.dumps(queries))
     values = iter(json.loads(out.split("RESULT ", 1)[1]))
     assert _figures(lambda q: next(values), "herald.") == duckdb_figures
+    assert _members(next(values)) == duckdb_members
 
 
 def test_duckdb_build_reads_raw_through_the_landing_zone(demo_project: Project) -> None:
