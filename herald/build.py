@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,21 +175,47 @@ def build(
 def build_audiences(project: Project, names: Sequence[str] = (), *, quiet: bool = False) -> BuildResult:
     """Bring audiences up to date and publish: only their models when the published build is current in
     everything else (seconds), otherwise a full build. ``names`` limits which audience models are rebuilt."""
+    models = [f"{MODEL_PREFIX}{n}" for n in names] if names else ["tag:audience"]
+    return build_on_published(project, (*models, MEMBERSHIPS), quiet=quiet)
+
+
+# Runs on the build file after dbt and before the copy is published (the build lock is held).
+BeforePublish = Callable[[duckdb.DuckDBPyConnection, str], None]
+
+
+def build_on_published(
+    project: Project,
+    select: Sequence[str],
+    *,
+    extra_vars: Mapping[str, object] | None = None,
+    before_publish: BeforePublish | None = None,
+    quiet: bool = False,
+) -> BuildResult:
+    """Build ``select`` on top of the published build and publish the result.
+
+    That is only sound when the build file is exactly the published build and nothing but audience files
+    changed since; otherwise this runs a full build (with the same vars) instead, which includes ``select``.
+    """
     started = time.monotonic()
     landing.ensure_initialized(project)
     with build_lock(project):
         generate_audience_models(project)
         cutoff = landing.latest_batch_id(project)
         published = published_build(project)
-        if (
-            published is None
-            or published.core_fingerprint != fingerprint(project, cutoff, audiences=False)
-            or _build_file_build_id(project) != published.build_id
-        ):
-            return _build_locked(project, cutoff, select=(), publish_result=True, quiet=quiet, started=started)
-        models = [f"{MODEL_PREFIX}{n}" for n in names] if names else ["tag:audience"]
+        current = (
+            published is not None
+            and published.core_fingerprint == fingerprint(project, cutoff, audiences=False)
+            and _build_file_build_id(project) == published.build_id
+        )
         return _build_locked(
-            project, cutoff, select=(*models, MEMBERSHIPS), publish_result=True, quiet=quiet, started=started
+            project,
+            cutoff,
+            select=select if current else (),
+            publish_result=True,
+            quiet=quiet,
+            started=started,
+            extra_vars=extra_vars,
+            before_publish=before_publish,
         )
 
 
@@ -201,17 +227,31 @@ def generate_audience_models(project: Project) -> None:
 
 
 def _build_locked(
-    project: Project, cutoff: str, *, select: Sequence[str], publish_result: bool, quiet: bool, started: float
+    project: Project,
+    cutoff: str,
+    *,
+    select: Sequence[str],
+    publish_result: bool,
+    quiet: bool,
+    started: float,
+    extra_vars: Mapping[str, object] | None = None,
+    before_publish: BeforePublish | None = None,
 ) -> BuildResult:
     started_at = dt.datetime.now(dt.UTC)
     build_id = started_at.strftime("%Y%m%dT%H%M%S%fZ")
     as_of = configured_as_of(project) or started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     # One reference time for every model of the build, recorded with it: live audience counts use the same.
-    args = ["build", "--vars", json.dumps({"as_of": as_of, "build_id": build_id})]
+    args = ["build", "--vars", json.dumps({**(extra_vars or {}), "as_of": as_of, "build_id": build_id})]
     if select:
         args += ["--select", *select]
     _mark_build_file_dirty(project)
     run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet)
+    if before_publish is not None:
+        con = duckdb.connect(str(project.build_path))
+        try:
+            before_publish(con, build_id)
+        finally:
+            con.close()
     published = None
     if publish_result:
         published = publish(

@@ -196,9 +196,22 @@ def _campaign(data: object, where: str) -> Campaign:
 
 def _delivery(data: object, where: str) -> Delivery:
     keys = {
-        "id", "channel", "topic", "audience", "template", "typology", "sender", "schedule", "control_percent",
-        "ab_test", "seeds", "test_profiles", "approval", "weight", "priority",
-    }  # fmt: skip
+        "id",
+        "channel",
+        "topic",
+        "audience",
+        "template",
+        "typology",
+        "sender",
+        "schedule",
+        "control_percent",
+        "ab_test",
+        "seeds",
+        "test_profiles",
+        "approval",
+        "weight",
+        "priority",
+    }
     m = _mapping(data, where, keys)
     delivery_id = _id(m.get("id"), f"{where}: id")
     where = f"{where} ({delivery_id})"
@@ -343,8 +356,9 @@ def _mapping(data: object, where: str, known: set[str]) -> Mapping[str, Any]:
 
 def _id(value: object, where: str) -> str:
     if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise PlanError(f"{where}: must be lower-case letters, digits and underscores, starting with a letter; "
-                        f"got {value!r}")  # fmt: skip
+        raise PlanError(
+            f"{where}: must be lower-case letters, digits and underscores, starting with a letter; got {value!r}"
+        )
     return value
 
 

@@ -113,14 +113,22 @@ def parse_typology(data: object, *, source: str = "typology") -> Typology:
         channel = r.get("channel")
         if channel is not None and channel not in CHANNELS:
             raise PlanError(f"{where}: channel must be one of {', '.join(CHANNELS)} (or left out for all)")
-        fatigue.append(FatigueRule(rule_name, _whole(r.get("max"), f"{where}: max", 0),
-                                   _whole(r.get("period_days"), f"{where}: period_days", 1), channel))  # fmt: skip
+        fatigue.append(
+            FatigueRule(
+                rule_name,
+                _whole(r.get("max"), f"{where}: max", 0),
+                _whole(r.get("period_days"), f"{where}: period_days", 1),
+                channel,
+            )
+        )
     names = [r.name for r in fatigue]
     if len(set(names)) != len(names):
         raise PlanError(f"{source}: fatigue rule names repeat: {names}")
-    c = _mapping(m.get("control") or {}, f"{source}: control",
-                 {"require_subject", "require_unsubscribe", "allowed_from_domains", "max_sms_segments",
-                  "max_push_bytes"})  # fmt: skip
+    c = _mapping(
+        m.get("control") or {},
+        f"{source}: control",
+        {"require_subject", "require_unsubscribe", "allowed_from_domains", "max_sms_segments", "max_push_bytes"},
+    )
     return Typology(
         name=name,
         description=str(m.get("description") or ""),

@@ -185,11 +185,11 @@ class Renderer:
 
 
 def _line(exc: BaseException, template: jinja2.Template) -> str:
-    # jinja2 puts template line numbers into the traceback frames of compiled templates.
+    # jinja2 rewrites the traceback so that frames of the template carry its own line numbers.
     tb = exc.__traceback__
     line = None
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = template.get_corresponding_lineno(tb.tb_lineno)
+        if tb.tb_frame.f_code.co_filename == (template.filename or "<template>"):
+            line = tb.tb_lineno
         tb = tb.tb_next
     return f", line {line}" if line else ""

@@ -23,6 +23,11 @@ members as (
 
     union all
 
+    select 'staff' as audience_name, profile_id, audience_group, '04bf94895944' as spec_version
+    from {{ ref('aud_staff') }}
+
+    union all
+
     select 'winter_sale_test' as audience_name, profile_id, audience_group, 'a37368f835f9' as spec_version
     from {{ ref('aud_winter_sale_test') }}
 

@@ -1,0 +1,65 @@
+{#-
+    delivery_run(): the delivery run being prepared, as the dict `herald prepare` passes in the var
+    `delivery_run` (see herald/campaigns/prepare.py), or none in every other build — delivery models then
+    append nothing. Every text value in it was validated by Herald (ids, email addresses, column names);
+    sql_text() re-checks before a value goes into SQL.
+-#}
+{% macro delivery_run() -%}
+    {{ return(var('delivery_run', none)) }}
+{%- endmacro %}
+
+{#- sql_text(value): a quoted SQL string for a value Herald validated; anything else stops the build. -#}
+{% macro sql_text(value) -%}
+    {%- if value is none -%}
+        cast(null as {{ dbt.type_string() }})
+    {%- elif modules.re.fullmatch('[A-Za-z0-9 _.@+%:/-]*', value | string) -%}
+        '{{ value }}'
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("delivery_run: unexpected characters in " ~ value) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- sql_identifier(name): a column name Herald checked against the marts' schema. -#}
+{% macro sql_identifier(name) -%}
+    {%- if modules.re.fullmatch('[a-z_][a-z0-9_]*', name | string) -%}
+        {{ name }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("delivery_run: not a column name: " ~ name) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    json_object(pairs): a JSON object as text from (key, SQL expression) pairs; keys are plain identifiers.
+    Engines build JSON differently; every one gives text a JSON parser reads back to the same values.
+-#}
+{% macro json_object(pairs) -%}
+    {{ return(adapter.dispatch('json_object')(pairs)) }}
+{%- endmacro %}
+
+{% macro default__json_object(pairs) -%}
+    cast(json_object({% for key, expr in pairs %}'{{ sql_identifier(key) }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}) as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{% macro postgres__json_object(pairs) -%}
+    cast(json_build_object({% for key, expr in pairs %}'{{ sql_identifier(key) }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}) as text)
+{%- endmacro %}
+
+{% macro spark__json_object(pairs) -%}
+    to_json(named_struct({% for key, expr in pairs %}'{{ sql_identifier(key) }}', {{ expr }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}
+
+{#-
+    ordered_digest(expr, order_by): md5 of the values of `expr` joined in the order of `order_by` — an
+    aggregate that is equal for equal sets of rows, whatever order the engine produced them in.
+-#}
+{% macro ordered_digest(expr, order_by) -%}
+    {{ return(adapter.dispatch('ordered_digest')(expr, order_by)) }}
+{%- endmacro %}
+
+{% macro default__ordered_digest(expr, order_by) -%}
+    md5(coalesce(string_agg({{ expr }}, '|' order by {{ order_by }}), ''))
+{%- endmacro %}
+
+{% macro spark__ordered_digest(expr, order_by) -%}
+    md5(concat_ws('|', transform(sort_array(collect_list(struct({{ order_by }} as k, {{ expr }} as v))), x -> x.v)))
+{%- endmacro %}
