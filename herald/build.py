@@ -219,6 +219,41 @@ def build_on_published(
         )
 
 
+def record_and_publish(project: Project, change: BeforePublish) -> BuildResult:
+    """Apply ``change`` to the build file's ``herald_meta`` (an approval, a note on a run) and publish it as a new
+    build of the same data. Refused unless the build file is exactly the published build."""
+    started = time.monotonic()
+    with build_lock(project):
+        published = published_build(project)
+        if published is None or _build_file_build_id(project) != published.build_id:
+            raise BuildError(
+                "the build file differs from the published warehouse (a build failed or is unpublished): "
+                "run `herald build` first, then try again"
+            )
+        con = duckdb.connect(str(project.build_path))
+        try:
+            info = con.execute("select batch_cutoff, as_of from herald_meta.build_info").fetchone()
+        finally:
+            con.close()
+        assert info is not None
+        build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        _mark_build_file_dirty(project)
+        con = duckdb.connect(str(project.build_path))
+        try:
+            change(con, build_id)
+        finally:
+            con.close()
+        path = publish(
+            project,
+            build_id,
+            str(info[0]),
+            published.fingerprint,
+            as_of=None if info[1] is None else str(info[1]),
+            core_fingerprint=published.core_fingerprint,
+        )
+    return BuildResult(build_id, str(info[0]), path, time.monotonic() - started)
+
+
 def generate_audience_models(project: Project) -> None:
     """Regenerate the audience models from their specs (files change only when their content does)."""
     from herald.audiences.models import write

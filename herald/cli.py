@@ -7,6 +7,8 @@
     herald export TABLE --out FILE   export a mart (or: herald export audience NAME --out FILE)
     herald generate --profiles N --out DIR    write the raw shape at any size, for benchmarks
     herald audience list|count|sql|build|generate    audiences from specs/audiences/
+    herald prepare DELIVERY          a new frozen run of a delivery (typology rules, send list, controls)
+    herald runs list|report|check    prepared runs; herald approve RUN --by NAME records an approval
 
 Every command exits 0 on success, 1 on a failure Herald explains, 2 when an input file cannot be read.
 """
@@ -180,6 +182,92 @@ def cmd_audience_generate(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace, project: Project) -> int:
+    """Prepare a new run of a delivery and publish it. Example: ``herald prepare winter_sale_email``"""
+    from herald.campaigns.prepare import prepare
+    from herald.campaigns.report import run_report
+
+    run = prepare(project, args.delivery, quiet=not args.verbose)
+    print(f"Prepared run {run.run_id} in {run.seconds:.1f}s (build {run.build_id}).")
+    print(format_report(run_report(project, run.run_id)))
+    if run.blocked:
+        print("The run is blocked by its control rules: fix them and prepare again.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def format_report(report: Any) -> str:
+    """The preparation report as text for the terminal."""
+    r = report.run
+    lines = [
+        f"{r.delivery_id} · {r.channel} · audience {r.audience_name}: {r.audience_size:,} members",
+        f"  to send {r.send_count:,} · control {r.control_count:,} · excluded {r.excluded_count:,}"
+        f" · seeds {r.seed_count:,} · digest {r.digest}",
+        "Exclusions (first rule that applied):",
+    ]
+    lines += [f"  {rule:<18} {n:>9,}  {reason}" for rule, reason, n in report.waterfall] or ["  none"]
+    lines.append("Groups:")
+    lines += [f"  {group:<18} {n:>9,}" for group, n in report.groups]
+    lines.append("Control rules:")
+    lines += [f"  {'ok  ' if ok else 'FAIL'} {rule:<17} {message}" for rule, ok, message in report.controls]
+    if report.previous_run_id:
+        lines.append(f"Changes since {report.previous_run_id}: {report.changes_total:,} profile(s)")
+        lines += [f"  {c.profile_id}: {c.before} → {c.after}" for c in report.changes[:20]]
+    return "\n".join(lines)
+
+
+def cmd_runs_list(args: argparse.Namespace, project: Project) -> int:
+    """List prepared runs, newest first. Example: ``herald runs list winter_sale_email``"""
+    from herald.campaigns.report import list_runs
+
+    runs = list_runs(project, args.delivery)
+    if not runs:
+        print("No prepared run yet: `herald prepare DELIVERY` makes one.")
+    for r in runs:
+        print(
+            f"{r.run_id}  {r.channel:<11} send {r.send_count:>9,}  control {r.control_count:>7,}"
+            f"  excluded {r.excluded_count:>9,}  {r.digest}"
+        )
+    return 0
+
+
+def cmd_runs_report(args: argparse.Namespace, project: Project) -> int:
+    """Show a run's preparation report. Example: ``herald runs report RUN_ID --samples 3``"""
+    from herald.campaigns.report import run_report, sample_messages
+
+    print(format_report(run_report(project, args.run)))
+    for recipient, message, error in sample_messages(project, args.run, args.samples) if args.samples else []:
+        print(f"--- {recipient}")
+        print(f"Subject: {message.subject}\n\n{message.text}" if message is not None else error)
+    return 0
+
+
+def cmd_runs_check(args: argparse.Namespace, project: Project) -> int:
+    """May a run be sent now? Exit 0 if so. Example: ``herald runs check RUN_ID``"""
+    from herald.campaigns.approvals import check_send
+
+    check = check_send(project, args.run)
+    if check.allowed:
+        who = f" (approved by {check.approval.approver})" if check.approval else ""
+        print(f"Run {args.run} may be sent{who}.")
+        return 0
+    for reason in check.reasons:
+        print(f"refused: {reason}", file=sys.stderr)
+    return 1
+
+
+def cmd_approve(args: argparse.Namespace, project: Project) -> int:
+    """Approve a prepared run's target and content. Example: ``herald approve RUN_ID --by anna``"""
+    from herald.campaigns.approvals import approve
+
+    record = approve(project, args.run, args.by, args.note or "")
+    print(
+        f"Run {record.run_id} approved by {record.approver} at {record.approved_at:%Y-%m-%d %H:%M} UTC "
+        f"(content {record.content_hash})."
+    )
+    return 0
+
+
 def cmd_render_dbt_yaml(args: argparse.Namespace, project: Project) -> int:
     """Regenerate the dbt YAML derived from herald/raw_schema.py. Example: ``herald dev render-dbt-yaml``"""
     from herald.dbt_sources import write_all
@@ -253,6 +341,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", help="audiences to rebuild (default: all)")
     p = add_audience("generate", cmd_audience_generate)
     p.add_argument("--check", action="store_true", help="only report models that differ from their specs")
+
+    p = add("prepare", cmd_prepare)
+    p.add_argument("delivery", help="a delivery id from specs/plans/")
+    p.add_argument("--verbose", action="store_true", help="show dbt's output")
+
+    p = add("approve", cmd_approve)
+    p.add_argument("run", help="a run id (see `herald runs list`)")
+    p.add_argument("--by", required=True, help="who approves (one of the delivery's approvers)")
+    p.add_argument("--note", help="a comment kept with the approval")
+
+    runs = sub.add_parser(
+        "runs",
+        help="Prepared delivery runs: list, report, check",
+        description="Prepared delivery runs. Example: ``herald runs list``",
+    )
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="RUNS_COMMAND")
+    for name, handler in (("list", cmd_runs_list), ("report", cmd_runs_report), ("check", cmd_runs_check)):
+        p = runs_sub.add_parser(name, help=(handler.__doc__ or "").split(".")[0], description=handler.__doc__)
+        p.set_defaults(handler=handler)
+        if name == "list":
+            p.add_argument("delivery", nargs="?", help="only this delivery's runs")
+        else:
+            p.add_argument("run", help="a run id")
+        if name == "report":
+            p.add_argument("--samples", type=int, default=0, help="render this many messages with their data")
 
     dev = sub.add_parser("dev", help="Maintenance commands for Herald's own developers")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="DEV_COMMAND")
