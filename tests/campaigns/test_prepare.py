@@ -1,0 +1,316 @@
+"""`herald prepare` on the demo data: every exclusion is true, nothing goes where a rule forbids, the counts add up,
+re-preparing is identical, a data change shows in the diff, and controls and approvals gate the send."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from herald import warehouse
+from herald.build import build
+from herald.campaigns.approvals import approve, check_send
+from herald.campaigns.prepare import PreparedRun, prepare
+from herald.campaigns.report import run_report
+from herald.errors import CampaignError, ControlRuleFailed
+from herald.importing import import_file
+from herald.project import Project
+from tests.conftest import make_scratch_project
+
+pytestmark = pytest.mark.slow
+
+SPECS: dict[str, str] = {
+    "audiences/everyone.yml": "name: everyone\ndescription: Every profile.\n",
+    "audiences/irish.yml": "name: irish\nwhere:\n  country_code: IE\n",
+    "audiences/big_spenders.yml": "name: big_spenders\nwhere:\n  lifetime_value: {gt: 1000}\n",
+    "typologies/strict.yml": """
+name: strict
+filtering:
+  consent: required
+  exclude_audiences: [irish]
+  custom: [{reason: big_spender_hold, audience: big_spenders}]
+fatigue:
+- {name: email_monthly, channel: email, max: 1, period_days: 30}
+control:
+  allowed_from_domains: [shop.example]
+""",
+    "plans/test_plan.yml": """
+program: test_plan
+campaigns:
+- id: test_campaign
+  deliveries:
+  - id: newsletter_email
+    channel: email
+    topic: newsletter
+    audience: everyone
+    template: test_email
+    sender: {from_name: Shop, from_email: news@shop.example}
+    typology: strict
+    control_percent: 10
+    ab_test: {variants: {A: 50, B: 50}, test_percent: 20}
+    seeds: [qa@shop.example]
+    approval: {required: true, approvers: [anna]}
+  - id: followup_email
+    channel: email
+    topic: newsletter
+    audience: everyone
+    template: test_email
+    sender: {from_name: Shop, from_email: news@shop.example}
+    typology: strict
+  - id: no_unsubscribe
+    channel: email
+    topic: newsletter
+    audience: everyone
+    template: bare_email
+    sender: {from_name: Shop, from_email: news@shop.example}
+    typology: strict
+  - id: needs_city
+    channel: email
+    topic: newsletter
+    audience: everyone
+    template: city_email
+    sender: {from_name: Shop, from_email: news@shop.example}
+    typology: strict
+""",
+    "templates/test_email/template.yml": (
+        "channel: email\nsubject: \"Hi {{ first_name | default('there') }}\"\n"
+        'text: "News. Unsubscribe: {{ unsubscribe_url }}"\n'
+    ),
+    "templates/bare_email/template.yml": "channel: email\nsubject: News\ntext: No way out.\n",
+    "templates/city_email/template.yml": (
+        'channel: email\nsubject: News for {{ rfm_segment }}\ntext: "Unsubscribe: {{ unsubscribe_url }}"\n'
+    ),
+}
+
+
+def write_specs(project: Project) -> None:
+    for name, text in SPECS.items():
+        path = project.specs_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def rows(project: Project, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    con = warehouse.connect(project)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def ids(project: Project, sql: str, params: list[Any] | None = None) -> set[str]:
+    return {str(r[0]) for r in rows(project, sql, params)}
+
+
+@pytest.fixture(scope="module")
+def campaign_project(tmp_path_factory: pytest.TempPathFactory, demo_project: Project) -> Iterator[Project]:
+    project = make_scratch_project(tmp_path_factory.mktemp("campaigns"), demo_project)
+    write_specs(project)
+    yield project
+    shutil.rmtree(project.warehouse_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def first_run(campaign_project: Project) -> PreparedRun:
+    return prepare(campaign_project, "newsletter_email")
+
+
+def test_counts_add_up_to_the_audience(campaign_project: Project, first_run: PreparedRun) -> None:
+    profiles = rows(campaign_project, "select count(*) from profiles")[0][0]
+    assert first_run.audience_size == profiles
+    assert first_run.send_count + first_run.control_count + first_run.excluded_count == first_run.audience_size
+    assert first_run.seed_count == 1
+    listed = rows(
+        campaign_project,
+        "select count(*) filter (where recipient_group in ('target', 'variant')), "
+        "count(*) filter (where recipient_group = 'control') from send_lists where run_id = ?",
+        [first_run.run_id],
+    )[0]
+    excluded = rows(campaign_project, "select count(*) from send_list_exclusions where run_id = ?", [first_run.run_id])
+    assert listed == (first_run.send_count, first_run.control_count)
+    assert excluded[0][0] == first_run.excluded_count
+    assert first_run.send_count > 0 and first_run.control_count > 0
+    assert not first_run.blocked
+
+
+def test_nobody_is_sent_what_a_rule_forbids(campaign_project: Project, first_run: PreparedRun) -> None:
+    run = first_run.run_id
+    sendable = ids(
+        campaign_project,
+        "select profile_id from send_lists where run_id = ? and is_sendable and profile_id is not null",
+        [run],
+    )
+    opted_in = ids(
+        campaign_project,
+        "select profile_id from profile_consents where channel = 'email' and topic = 'newsletter' and is_opted_in",
+    )
+    quarantined = ids(
+        campaign_project,
+        "select p.profile_id from profiles p join address_quarantines q on q.address = p.email "
+        "and q.channel = 'email' and q.quarantine_status <> 'active'",
+    )
+    irish = ids(campaign_project, "select profile_id from profiles where country_code = 'IE'")
+    big = ids(campaign_project, "select profile_id from profiles where lifetime_value > 1000")
+    recently_emailed = ids(
+        campaign_project,
+        "select profile_id from messages, (select as_of from herald_meta.build_info) b "
+        "where channel = 'email' and sent_at > b.as_of - interval 30 day and sent_at <= b.as_of",
+    )
+    assert sendable
+    assert sendable <= opted_in
+    assert not sendable & quarantined
+    assert not sendable & irish
+    assert not sendable & big
+    assert not sendable & recently_emailed
+
+
+def test_every_exclusion_is_true(campaign_project: Project, first_run: PreparedRun) -> None:
+    run = first_run.run_id
+    by_rule: dict[str, set[str]] = {}
+    for profile_id, rule in rows(
+        campaign_project, "select profile_id, exclusion_rule from send_list_exclusions where run_id = ?", [run]
+    ):
+        by_rule.setdefault(rule, set()).add(profile_id)
+    # Each rule this typology has, and the demo data can trigger, excluded someone.
+    assert {"no_address", "no_consent", "quarantined", "excluded_audience", "custom_rule", "fatigue"} <= set(by_rule)
+    no_email = ids(campaign_project, "select profile_id from profiles where email is null")
+    opted_in = ids(
+        campaign_project,
+        "select profile_id from profile_consents where channel = 'email' and topic = 'newsletter' and is_opted_in",
+    )
+    assert by_rule["no_address"] <= no_email
+    assert not by_rule["no_consent"] & opted_in
+    assert by_rule["excluded_audience"] <= ids(
+        campaign_project, "select profile_id from profiles where country_code = 'IE'"
+    )
+    assert by_rule["custom_rule"] <= ids(
+        campaign_project, "select profile_id from profiles where lifetime_value > 1000"
+    )
+    emailed = ids(
+        campaign_project,
+        "select profile_id from messages, (select as_of from herald_meta.build_info) b "
+        "where channel = 'email' and sent_at > b.as_of - interval 30 day",
+    )
+    assert by_rule["fatigue"] <= emailed
+    reasons = dict(
+        rows(
+            campaign_project,
+            "select exclusion_rule, min(exclusion_reason) from send_list_exclusions where run_id = ? group by 1",
+            [run],
+        )
+    )
+    assert reasons["fatigue"] == "email_monthly"
+    assert reasons["custom_rule"] == "big_spender_hold"
+    assert reasons["excluded_audience"] == "irish"
+
+
+def test_groups_follow_the_plan(campaign_project: Project, first_run: PreparedRun) -> None:
+    report = run_report(campaign_project, first_run.run_id)
+    groups = dict(report.groups)
+    sent = first_run.send_count + first_run.control_count
+    assert abs(groups["control"] / sent - 0.10) < 0.05
+    variants = groups["variant:A"] + groups["variant:B"]
+    assert abs(variants / sent - 0.18) < 0.06  # 20 % of the 90 % that is not control
+    assert groups["seed"] == 1
+    assert [w[0] for w in report.waterfall] == sorted(
+        (w[0] for w in report.waterfall),
+        key=[
+            "no_address",
+            "no_consent",
+            "denylisted",
+            "quarantined",
+            "excluded_audience",
+            "custom_rule",
+            "duplicate_address",
+            "fatigue",
+        ].index,
+    )
+
+
+def test_preparing_again_is_identical_and_fatigue_counts_prepared_runs(
+    campaign_project: Project, first_run: PreparedRun
+) -> None:
+    again = prepare(campaign_project, "newsletter_email")
+    assert again.run_id != first_run.run_id
+    assert again.digest == first_run.digest
+    assert run_report(campaign_project, again.run_id).changes_total == 0
+
+    # Another delivery on the same channel: whoever the first one will email is now at the monthly maximum.
+    followup = prepare(campaign_project, "followup_email")
+    first_sendable = ids(
+        campaign_project,
+        "select profile_id from send_lists where run_id = ? and is_sendable and profile_id is not null",
+        [again.run_id],
+    )
+    followup_sendable = ids(
+        campaign_project,
+        "select profile_id from send_lists where run_id = ? and is_sendable and profile_id is not null",
+        [followup.run_id],
+    )
+    fatigued = ids(
+        campaign_project,
+        "select profile_id from send_list_exclusions where run_id = ? and exclusion_rule = 'fatigue'",
+        [followup.run_id],
+    )
+    assert first_sendable and not first_sendable & followup_sendable
+    assert first_sendable <= fatigued
+
+
+def test_a_data_change_shows_in_the_diff(campaign_project: Project, first_run: PreparedRun, tmp_path: Path) -> None:
+    target = sorted(
+        ids(
+            campaign_project,
+            "select profile_id from send_lists where run_id = ? and recipient_group = 'target'",
+            [first_run.run_id],
+        )
+    )[0]
+    external_key = rows(campaign_project, "select external_key from profiles where profile_id = ?", [target])[0][0]
+    csv = tmp_path / "opt_out.csv"
+    csv.write_text(
+        "consent_event_id,external_key,channel,topic,status,occurred_at\n"
+        f"test-opt-out-1,{external_key},email,newsletter,opt_out,2026-11-28 12:00:00\n",
+        encoding="utf-8",
+    )
+    report = import_file(campaign_project, "consents", csv)
+    assert report.rows_rejected == 0
+    build(campaign_project, quiet=True)
+    changed = prepare(campaign_project, "newsletter_email")
+    diff = run_report(campaign_project, changed.run_id)
+    moved = {c.profile_id: (c.before, c.after) for c in diff.changes}
+    assert moved[target] == ("target", "excluded: no_consent (no opt-in for email topic newsletter)")
+    assert changed.digest != first_run.digest
+
+
+def test_a_template_without_unsubscribe_link_prepares_nothing(campaign_project: Project) -> None:
+    before = rows(campaign_project, "select count(*) from delivery_runs")[0][0]
+    with pytest.raises(ControlRuleFailed, match=r"unsubscribe_link: template bare_email: every body part must link"):
+        prepare(campaign_project, "no_unsubscribe")
+    assert rows(campaign_project, "select count(*) from delivery_runs")[0][0] == before
+
+
+def test_a_field_some_recipients_lack_blocks_the_run(campaign_project: Project) -> None:
+    run = prepare(campaign_project, "needs_city")
+    assert run.blocked
+    failure = next(c for c in run.controls if c.rule == "personalization")
+    assert "'rfm_segment' is undefined" in failure.message and "recipient(s) like" in failure.message
+    assert not check_send(campaign_project, run.run_id).allowed
+    with pytest.raises(CampaignError, match="cannot be approved: control rule personalization failed"):
+        approve(campaign_project, run.run_id, "anyone")
+
+
+def test_approval_gates_the_send_and_content_changes_revoke_it(campaign_project: Project) -> None:
+    run = prepare(campaign_project, "newsletter_email")
+    check = check_send(campaign_project, run.run_id)
+    assert not check.allowed and any("requires approval by anna" in r for r in check.reasons)
+    with pytest.raises(CampaignError, match="'bob' may not approve"):
+        approve(campaign_project, run.run_id, "bob")
+    approve(campaign_project, run.run_id, "anna", "looks good")
+    assert check_send(campaign_project, run.run_id).allowed
+
+    template = campaign_project.specs_dir / "templates/test_email/template.yml"
+    template.write_text(template.read_text(encoding="utf-8").replace("News.", "News!"), encoding="utf-8")
+    check = check_send(campaign_project, run.run_id)
+    assert not check.allowed and any("content changed" in r for r in check.reasons)
