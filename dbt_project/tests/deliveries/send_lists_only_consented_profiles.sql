@@ -1,0 +1,16 @@
+-- A send-list row of the run being prepared goes to a profile only with an opt-in for the channel (and topic)
+-- when the typology requires consent: the consent_id it carries must be such an opt-in of that profile.
+{%- set run = delivery_run() %}
+
+select send_lists.send_list_id, send_lists.profile_id, send_lists.consent_id
+from {{ ref('send_lists') }} as send_lists
+left join {{ ref('profile_consents') }} as consents
+    on consents.profile_consent_id = send_lists.consent_id
+    and consents.profile_id = send_lists.profile_id
+    and consents.channel = send_lists.channel
+    and consents.is_opted_in
+    and (send_lists.topic is null or consents.topic = send_lists.topic)
+where {% if run is none or not run.require_consent %}1 = 0{% else %}send_lists.run_id = {{ sql_text(run.run_id) }}{% endif %}
+    and send_lists.is_sendable
+    and send_lists.profile_id is not null
+    and consents.profile_consent_id is null
