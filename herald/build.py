@@ -29,7 +29,7 @@ import duckdb
 import yaml
 
 from herald import landing, warehouse
-from herald.audiences.models import GENERATED_DIR, MEMBERSHIPS, MODEL_PREFIX
+from herald.audiences.models import BUILDS, GENERATED_DIR, MEMBERSHIPS, MODEL_PREFIX
 from herald.errors import BuildError, WarehouseNotReady
 from herald.project import Project
 
@@ -176,7 +176,7 @@ def build_audiences(project: Project, names: Sequence[str] = (), *, quiet: bool 
     """Bring audiences up to date and publish: only their models when the published build is current in
     everything else (seconds), otherwise a full build. ``names`` limits which audience models are rebuilt."""
     models = [f"{MODEL_PREFIX}{n}" for n in names] if names else ["tag:audience"]
-    return build_on_published(project, (*models, MEMBERSHIPS), quiet=quiet)
+    return build_on_published(project, (*models, MEMBERSHIPS, BUILDS), quiet=quiet)
 
 
 # Runs on the build file after dbt and before the copy is published (the build lock is held).

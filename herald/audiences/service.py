@@ -12,7 +12,7 @@ import duckdb
 from herald import warehouse
 from herald.audiences.jobs import AudienceJob, now, read_job, write_job
 from herald.audiences.library import AudienceLibrary
-from herald.audiences.models import MEMBERSHIPS, spec_version
+from herald.audiences.models import BUILDS, spec_version
 from herald.audiences.models import write as write_models
 from herald.audiences.schema import from_contracts
 from herald.audiences.spec import AudienceSpec
@@ -46,13 +46,12 @@ def materialized(project: Project) -> dict[str, tuple[int, str, str]]:
     except WarehouseNotReady:
         return {}
     try:
-        if MEMBERSHIPS not in warehouse.mart_tables(con):
+        if BUILDS not in warehouse.mart_tables(con):
             return {}
         rows = con.execute(
-            f"with latest as (select audience_name, max(build_id) as build_id from {MEMBERSHIPS}"
-            " group by audience_name) "
-            f"select m.audience_name, count(*), any_value(m.spec_version), m.build_id from {MEMBERSHIPS} m"
-            " join latest using (audience_name, build_id) group by m.audience_name, m.build_id"
+            f"with latest as (select audience_name, max(build_id) as build_id from {BUILDS} group by audience_name)"
+            f" select audience_name, member_count, spec_version, build_id from {BUILDS} join latest"
+            " using (audience_name, build_id)"
         ).fetchall()
     except duckdb.Error:
         return {}
