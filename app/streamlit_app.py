@@ -23,6 +23,7 @@ st.set_page_config(page_title="Herald", page_icon=":material/campaign:", layout=
 page = st.navigation(
     [
         st.Page("views/profiles.py", title="Profiles", icon=":material/group:", url_path="profiles", default=True),
+        st.Page("views/audiences.py", title="Audiences", icon=":material/filter_alt:", url_path="audiences"),
     ]
 )
 

@@ -72,3 +72,24 @@ def no_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HERALD_HOME", str(ROOT))
     monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     return tmp_path / "warehouse"
+
+
+@pytest.fixture
+def scratch_app(scratch_project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A writable copy of the project root and of the demo warehouse, with the app pointed at both: for tests
+    that save audiences and build them."""
+    monkeypatch.setenv("HERALD_HOME", str(scratch_project.root))
+    monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(scratch_project.warehouse_dir))
+    return scratch_project
+
+
+@pytest.fixture
+def scratch_specs(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A writable copy of the project root over the read-only session warehouse, with the app pointed at them:
+    for tests that write specs (or fail to save them) but never build."""
+    from tests.conftest import make_scratch_project
+
+    root = make_scratch_project(tmp_path).root
+    monkeypatch.setenv("HERALD_HOME", str(root))
+    monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(warehouse.dir))
+    return Project(root=root, warehouse_dir=warehouse.dir)
