@@ -95,4 +95,8 @@ def start_build(project: Project, name: str) -> AudienceJob:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the app's rerun or restart
         )
-    return dataclasses.replace(job, pid=proc.pid)
+    started = dataclasses.replace(job, pid=proc.pid)
+    # Record the pid unless the process already reported (a fast failure must not be overwritten).
+    if read_job(project, name) == job:
+        write_job(project, started)
+    return started

@@ -145,7 +145,10 @@ class LiveWarehouse:
         for other in others:
             if other.name == spec.name:
                 continue
-            theirs = self._members(other).subquery("theirs")
+            try:
+                theirs = self._members(other).subquery("theirs")
+            except AudienceSpecError:
+                continue  # an audience that no longer compiles has no overlap to show
             q = (
                 exp.select(
                     exp.alias_(exp.Count(this=exp.column("profile_id", table="theirs")), "size"),
@@ -160,10 +163,7 @@ class LiveWarehouse:
                     ),
                 )
             )
-            try:
-                row = self._run(q).to_pylist()[0]
-            except AudienceSpecError:
-                continue
+            row = self._run(q).to_pylist()[0]
             out.append((other.name, int(row["size"]), int(row["shared"])))
         return out
 

@@ -23,6 +23,7 @@ from herald.audiences.compiler import DIALECTS, Compiler
 from herald.audiences.library import AudienceLibrary
 from herald.audiences.schema import AUDIENCE_TABLES, Schema, from_contracts
 from herald.audiences.spec import AudienceSpec, dump_spec
+from herald.errors import AudienceSpecError
 from herald.project import Project
 
 MODEL_PREFIX = "aud_"
@@ -64,7 +65,12 @@ def generate(project: Project) -> list[GeneratedFile]:
     library = AudienceLibrary.of(project)
     compiler = dbt_compiler(from_contracts(project.root), library)
     specs = library.all()
-    files = [GeneratedFile(GENERATED_DIR / f"{model_name(s.name)}.sql", _model_sql(compiler, s)) for s in specs]
+    files = []
+    for spec in specs:
+        try:
+            files.append(GeneratedFile(GENERATED_DIR / f"{model_name(spec.name)}.sql", _model_sql(compiler, spec)))
+        except AudienceSpecError as exc:
+            raise AudienceSpecError(f"audience {spec.name}: {exc}") from exc
     files.append(GeneratedFile(GENERATED_DIR / "_audiences__models.yml", _models_yaml(specs)))
     files.append(GeneratedFile(GENERATED_DIR / f"{MEMBERSHIPS}.sql", _memberships_sql(specs)))
     files.append(GeneratedFile(GENERATED_DIR / f"{BUILDS}.sql", _builds_sql(specs)))

@@ -17,7 +17,7 @@ from herald.audiences.models import write as write_models
 from herald.audiences.schema import from_contracts
 from herald.audiences.spec import AudienceSpec
 from herald.build import BuildResult, build_audiences
-from herald.errors import HeraldError, WarehouseNotReady
+from herald.errors import AudienceError, HeraldError, WarehouseNotReady
 from herald.project import Project
 
 
@@ -32,6 +32,7 @@ class AudienceRow:
     members: int | None
     built_version: str | None
     build_id: str | None
+    error: str = ""
 
     @property
     def is_current(self) -> bool:
@@ -63,7 +64,13 @@ def materialized(project: Project) -> dict[str, tuple[int, str, str]]:
 def list_audiences(project: Project) -> list[AudienceRow]:
     built = materialized(project)
     rows = []
-    for spec in AudienceLibrary.of(project).all():
+    library = AudienceLibrary.of(project)
+    for name in library.names():
+        try:
+            spec = library.get(name)
+        except AudienceError as exc:  # one broken file must not hide the others
+            rows.append(AudienceRow(name, "", "", (), None, None, None, error=str(exc)))
+            continue
         members, version, build_id = built.get(spec.name, (None, None, None))
         rows.append(
             AudienceRow(
@@ -105,14 +112,19 @@ def save_audience(project: Project, spec: AudienceSpec) -> None:
 def build_and_report(project: Project, names: Sequence[str]) -> BuildResult:
     """Build audiences (all when ``names`` is empty), keeping each one's job file up to date."""
     library = AudienceLibrary.of(project)
-    for name in names:
-        library.get(name)  # an unknown name fails before anything runs
-    targets = library.with_dependents(list(names)) if names else library.names()
-    jobs = {n: AudienceJob(name=n, state="running", started_at=now(), pid=os.getpid()) for n in targets}
+    jobs = {n: AudienceJob(name=n, state="running", started_at=now(), pid=os.getpid()) for n in names}
     for job in jobs.values():
         write_job(project, job)
     try:
-        result = build_audiences(project, targets if names else ())
+        for name in names:
+            library.get(name)  # an unknown name fails before anything runs
+        targets: list[str] = []
+        if names:
+            # The memberships read every audience model: also build those the published build lacks or has
+            # from an older spec, and those reading the named ones.
+            stale = [r.name for r in list_audiences(project) if not r.is_current]
+            targets = library.with_dependents([*names, *stale])
+        result = build_audiences(project, targets)
     except BaseException as exc:
         for job in jobs.values():
             write_job(project, dataclasses.replace(job, state="failed", finished_at=now(), message=str(exc)))

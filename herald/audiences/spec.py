@@ -503,7 +503,9 @@ def _related(source: Source, body: object, path: str, depth: int) -> Related:
         if "at_least" in body:
             if measures:
                 raise _fail(path, "give `at_least` or a measure, not both")
-            value = _days(body["at_least"], path, "at_least")
+            value = body["at_least"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise _fail(path, f"`at_least` needs a whole number of times, at least 1; got {value!r}")
         if body.get("did_not"):
             if measures:
                 raise _fail(path, "give `did_not` or a measure, not both")
