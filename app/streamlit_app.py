@@ -24,6 +24,12 @@ page = st.navigation(
     [
         st.Page("views/profiles.py", title="Profiles", icon=":material/group:", url_path="profiles", default=True),
         st.Page("views/audiences.py", title="Audiences", icon=":material/filter_alt:", url_path="audiences"),
+        st.Page("views/campaigns.py", title="Campaigns", icon=":material/calendar_month:", url_path="campaigns"),
+        st.Page("views/campaign_delivery.py", title="Delivery", icon=":material/edit_note:", url_path="delivery"),
+        st.Page(
+            "views/campaign_preparation.py", title="Preparation", icon=":material/fact_check:", url_path="preparation"
+        ),
+        st.Page("views/campaign_approval.py", title="Approval", icon=":material/verified:", url_path="approval"),
     ]
 )
 

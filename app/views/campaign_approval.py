@@ -1,0 +1,121 @@
+"""Approval: approve a delivery's latest run as a named approver, and the check every sender makes before its
+first message (approval, content unchanged since, control rules, newest run)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.data import campaigns as data
+from app.ui import plain, require_warehouse
+from herald.campaigns.catalog import DeliveryRef
+from herald.project import Project, find_project
+
+PICK = "cmp_pick_approval"
+
+
+def _approve(project: Project, ref: DeliveryRef, latest: data.LatestRun, status: data.Status) -> None:
+    d = ref.delivery
+    st.subheader("Approve")
+    who = ", ".join(d.approval.approvers)
+    if d.approval.required:
+        st.caption(plain(f"This delivery needs the approval of one of: {who}."))
+    elif who:
+        st.caption(plain(f"Approval is optional for this delivery; its approvers: {who}."))
+    else:
+        st.caption("Approval is optional for this delivery.")
+    busy = data.running_preparations(project)
+    a, b = st.columns([1, 2])
+    with a:
+        approver = st.text_input("Approver", key="cmp_approver", placeholder="your name, e.g. anna")
+    with b:
+        note = st.text_input("Note", key="cmp_approval_note", placeholder="optional, kept with the approval")
+    clicked = st.button(
+        f"Approve run {latest.run_id}",
+        type="primary",
+        icon=":material/verified:",
+        key="cmp_approve",
+        disabled=bool(busy),
+        help="Records who approved this run's send list and content; refused for the delivery's non-approvers, "
+        "blocked runs and changed content.",
+    )
+    if busy:
+        st.caption(plain(f"Wait for the preparation of {', '.join(busy)} to finish (it holds the warehouse)."))
+    if clicked:
+        result = data.approve_run(project, latest.run_id, str(approver or ""), str(note or ""))
+        if isinstance(result, str):
+            st.error(f"Not approved: {plain(result)}", icon=":material/block:")
+        else:
+            st.session_state["cmp_approved"] = (result.run_id, result.approver)
+            st.rerun()
+    done = st.session_state.pop("cmp_approved", None)
+    if done is not None:
+        st.success(f"Run `{done[0]}` approved by {plain(done[1])}.", icon=":material/check_circle:")
+
+
+def _check(project: Project, run_id: str) -> None:
+    st.subheader("Send check")
+    st.caption("What the sender asks before its first message.")
+    check = data.send_check(project, run_id)
+    if isinstance(check, str):
+        st.error(plain(check), icon=":material/error:")
+        return
+    if check.allowed:
+        by = f", approved by {plain(check.approval.approver)}" if check.approval is not None else ""
+        st.success(f"Run `{run_id}` may be sent{by}.", icon=":material/send:")
+        return
+    st.error(f"Run `{run_id}` may not be sent:", icon=":material/block:")
+    for reason in check.reasons:
+        st.markdown(f"- {plain(reason)}")
+
+
+def main() -> None:
+    st.title("Approval")
+    db = require_warehouse()
+    project = find_project()
+    plans = data.load_plans(project)
+    ids = [r.delivery.id for r in plans.refs()]
+    current = data.selected_delivery(ids)
+    if current is None:
+        st.info("No delivery yet: add one to a plan under `specs/plans/` (see docs/campaigns.md).")
+        return
+    st.session_state[PICK] = current
+    st.selectbox("Delivery", ids, key=PICK, on_change=data.remember_delivery, args=(PICK,))
+    ref = plans.ref(current)
+    assert ref is not None
+    latest = data.latest_runs(db).get(current)
+    status = data.delivery_status(latest, data.current_hash(project, ref))
+    st.badge(status, color=data.STATUS_BADGES[status], help=data.STATUS_HELP[status])
+    if latest is None:
+        st.info("Nothing to approve: the delivery has never been prepared.", icon=":material/info:")
+        return
+
+    st.markdown(
+        f"Latest run `{latest.run_id}`, prepared {latest.prepared_at:%Y-%m-%d %H:%M} UTC: "
+        f"**{latest.send_count:,}** to send, {latest.control_count:,} in the control group, "
+        f"{latest.excluded_count:,} excluded of {latest.audience_size:,}."
+    )
+    for rule, message in latest.failed_controls:
+        st.error(f"**Control rule {plain(rule)} failed:** {plain(message)}", icon=":material/block:")
+    records = data.run_approvals(db, latest.run_id)
+    if records:
+        st.table(
+            [
+                {
+                    "Approver": a.approver,
+                    "Approved (UTC)": f"{a.approved_at:%Y-%m-%d %H:%M}",
+                    "Content": a.content_hash,
+                    "Note": a.note,
+                }
+                for a in records
+            ]
+        )
+    else:
+        st.caption("No approval recorded for this run yet.")
+    left, right = st.columns(2, gap="large")
+    with left:
+        _approve(project, ref, latest, status)
+    with right:
+        _check(project, latest.run_id)
+
+
+main()

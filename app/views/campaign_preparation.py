@@ -1,0 +1,247 @@
+"""Preparation: prepare a delivery in the background (``herald prepare`` in its own process, polled here) and
+read the preparation report of its latest or any earlier run: target, exclusion waterfall, groups, control
+rules, the changes since the previous run, and sample messages rendered with real data."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.charts import ChartOptions
+from app.data import campaigns as data
+from app.ui import plain, require_warehouse
+from herald.campaigns.report import RunReport
+from herald.project import Project, find_project
+
+PICK = "cmp_pick_preparation"
+RUN = "cmp_run"
+POLL_SECONDS = 2
+CHANGES_SHOWN = 200
+
+
+def _job(project: Project, delivery_id: str) -> None:
+    """The Prepare button and the state of the last preparation, polled while it runs."""
+    polling = data.preparation(project, delivery_id).state == "running"
+    st.session_state["cmp_polling"] = polling
+
+    @st.fragment(run_every=POLL_SECONDS if polling else None)
+    def panel() -> None:
+        prep = data.preparation(project, delivery_id)
+        if st.session_state.get("cmp_polling") and prep.state != "running":
+            st.session_state["cmp_polling"] = False
+            st.session_state.pop(RUN, None)  # show the new run
+            st.rerun()  # over: refresh the page (new published file, report, status)
+        button, state = st.columns([1, 4], vertical_alignment="center")
+        with button:
+            clicked = st.button(
+                "Prepare",
+                type="primary",
+                icon=":material/play_arrow:",
+                key="cmp_prepare",
+                disabled=prep.state == "running",
+                help="Build a new frozen run of this delivery: typology rules, send list, control rules.",
+            )
+        with state:
+            job = prep.job
+            if prep.state == "running" and job is not None:
+                st.info(
+                    f"Preparing **{plain(delivery_id)}** (started {job.started_at[11:19]} UTC)… this takes a minute "
+                    "or two; you can leave the page.",
+                    icon=":material/progress_activity:",
+                )
+            elif prep.state == "succeeded" and job is not None:
+                if job.blocked:
+                    st.warning(
+                        f"Prepared run `{job.run_id}`, but a control rule failed: it cannot be approved or sent.",
+                        icon=":material/block:",
+                    )
+                else:
+                    st.success(f"Prepared run `{job.run_id}`.", icon=":material/check_circle:")
+            elif prep.state == "failed":
+                st.error("The last preparation failed:", icon=":material/error:")
+            else:
+                st.caption("Not prepared from here yet.")
+        if prep.state == "failed":
+            st.code(prep.message, language="text", wrap_lines=True)
+            if prep.log:
+                with st.expander("Output (end)"):
+                    st.code(prep.log, language="text")
+        if clicked:
+            problem = data.start_preparation(project, delivery_id)
+            if problem is not None:
+                st.error(plain(problem), icon=":material/error:")
+            else:
+                st.rerun()  # the whole page: it starts polling
+
+    panel()
+
+
+def _metrics(r: RunReport) -> None:
+    run = r.run
+    a, b, c, d, e = st.columns(5)
+    a.metric("Audience", f"{run.audience_size:,}", border=True, help=f"Members of {run.audience_name}.")
+    b.metric("Excluded", f"{run.excluded_count:,}", border=True, help="By the typology's rules (see below).")
+    c.metric("Control group", f"{run.control_count:,}", border=True, help="Held out to measure the lift.")
+    d.metric("To send", f"{run.send_count:,}", border=True, help="Target and A/B variants, without seeds.")
+    e.metric("Seeds", f"{run.seed_count:,}", border=True, help="Addresses that receive every real send.")
+
+
+def _controls(r: RunReport) -> None:
+    failed = [(rule, message) for rule, passed, message in r.controls if not passed]
+    for rule, message in failed:
+        st.error(f"**Control rule {plain(rule)} failed:** {plain(message)}", icon=":material/block:")
+    if not failed and r.controls:
+        st.success("Every control rule passed.", icon=":material/verified:")
+    with st.expander("Control rules", expanded=bool(failed)):
+        st.table(
+            [
+                {"Rule": rule, "Result": "passed" if passed else "FAILED", "Detail": message}
+                for rule, passed, message in r.controls
+            ]
+        )
+
+
+def _waterfall(r: RunReport) -> None:
+    frame = data.waterfall_frame(r)
+    options = ChartOptions(
+        "Exclusion waterfall", "From the audience to the send list, rule by rule in the order applied"
+    )
+    st.altair_chart(data.waterfall_chart(frame, options), width="stretch", key="cmp_waterfall")
+    table = frame[["step", "members", "reasons"]].rename(
+        columns={"step": "Step", "members": "Members", "reasons": "Reasons"}
+    )
+    table["Members"] = [
+        f"{n:,}" if k in ("audience", "send") else f"−{n:,}"
+        for n, k in zip(frame["members"], frame["kind"], strict=True)
+    ]
+    st.table(table.set_index("Step"))
+
+
+def _groups(r: RunReport) -> None:
+    st.markdown("**Groups**")
+    st.dataframe(
+        data.groups_frame(r),
+        hide_index=True,
+        column_config={
+            "group": st.column_config.TextColumn("Group"),
+            "members": st.column_config.NumberColumn("Members", format="localized"),
+            "share": st.column_config.ProgressColumn("Share", format="%.1f%%", min_value=0, max_value=100),
+        },
+    )
+    st.caption("Shares of the send list and control group; seeds come on top.")
+
+
+def _diff(r: RunReport) -> None:
+    st.markdown("**Changes since the previous run**")
+    if r.previous_run_id is None:
+        st.caption("This is the delivery's first run.")
+        return
+    if not r.changes_total:
+        st.caption(f"No profile moved since `{r.previous_run_id}`.")
+        return
+    st.caption(f"{r.changes_total:,} profile(s) moved since `{r.previous_run_id}`.")
+    st.dataframe(
+        data.moves_frame(r),
+        hide_index=True,
+        column_config={
+            "before": st.column_config.TextColumn("Before"),
+            "after": st.column_config.TextColumn("Now"),
+            "profiles": st.column_config.NumberColumn("Profiles", format="localized"),
+        },
+    )
+    with st.expander("Who moved"):
+        changes = data.changes_frame(r)
+        st.dataframe(changes.head(CHANGES_SHOWN), hide_index=True)
+        if len(changes) > CHANGES_SHOWN:
+            st.caption(f"The first {CHANGES_SHOWN} of {r.changes_total:,} by profile id.")
+
+
+def _samples(db: str, project: Project, r: RunReport, outdated: bool) -> None:
+    st.markdown("**Sample messages**")
+    template = data.load_plans(project).ref(r.run.delivery_id)
+    if template is None:
+        st.caption("The delivery is not in the plans any more: no sample to render.")
+        return
+    token = data.specs_token(project, template.delivery.template)
+    rendered = data.samples(db, project, r.run.run_id, token)
+    if not rendered:
+        st.caption("Nobody to send to.")
+        return
+    if outdated:
+        st.warning(
+            "The content changed since this run: the samples show the current template.", icon=":material/update:"
+        )
+    rows = [
+        {
+            "Recipient": rid,
+            "Subject": (m.subject or m.title or m.text[:80]) if m is not None else "",
+            "Error": err or "",
+        }
+        for rid, m, err in rendered
+    ]
+    st.table(rows)
+    ids = [rid for rid, _, _ in rendered]
+    pick = st.selectbox("Show the message of", ids, key="cmp_sample")
+    _, message, error = next(s for s in rendered if s[0] == pick)
+    if message is None:
+        st.error(plain(error or ""), icon=":material/error:")
+        return
+    if message.subject:
+        st.markdown(f"**Subject:** {plain(message.subject)}")
+    if message.html:
+        st.iframe(data.html_document(message.html), height=420)
+    if message.text:
+        st.code(message.text, language="text", wrap_lines=True)
+
+
+def main() -> None:
+    st.title("Preparation")
+    db = require_warehouse()
+    project = find_project()
+    plans = data.load_plans(project)
+    ids = [r.delivery.id for r in plans.refs()]
+    current = data.selected_delivery(ids)
+    if current is None:
+        st.info("No delivery yet: add one to a plan under `specs/plans/` (see docs/campaigns.md).")
+        return
+    st.session_state[PICK] = current
+    st.selectbox("Delivery", ids, key=PICK, on_change=data.remember_delivery, args=(PICK,))
+    ref = plans.ref(current)
+    assert ref is not None
+    latest = data.latest_runs(db).get(current)
+    now_hash = data.current_hash(project, ref)
+    status = data.delivery_status(latest, now_hash)
+    st.badge(status, color=data.STATUS_BADGES[status], help=data.STATUS_HELP[status])
+
+    _job(project, current)
+
+    runs = data.runs_of(db, project, current)
+    if not runs:
+        st.caption("No run yet: **Prepare** builds the first one.")
+        return
+    run_ids = [r.run_id for r in runs]
+    if st.session_state.get(RUN) not in run_ids:
+        st.session_state[RUN] = run_ids[0]
+    run_id = st.selectbox(
+        "Run",
+        run_ids,
+        key=RUN,
+        format_func=lambda i: f"{i} (latest)" if i == run_ids[0] else i,
+        help="The latest run is the one that can be approved and sent.",
+    )
+    r = data.report(db, project, str(run_id))
+    st.caption(
+        f"Prepared {r.run.prepared_at:%Y-%m-%d %H:%M:%S} UTC · {r.run.channel} · audience {plain(r.run.audience_name)}"
+        f" · content {r.run.content_hash} · send list digest {r.run.digest}"
+    )
+    _metrics(r)
+    _controls(r)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        _waterfall(r)
+    with right:
+        _groups(r)
+        _diff(r)
+    _samples(db, project, r, outdated=now_hash != r.run.content_hash)
+
+
+main()
