@@ -37,6 +37,7 @@ fatigue:
 control:
   allowed_from_domains: [shop.example]
 """,
+    "typologies/lenient.yml": "name: lenient\nfiltering:\n  consent: required\n",
     "plans/test_plan.yml": """
 program: test_plan
 campaigns:
@@ -73,7 +74,7 @@ campaigns:
     audience: everyone
     template: city_email
     sender: {from_name: Shop, from_email: news@shop.example}
-    typology: strict
+    typology: lenient
 """,
     "templates/test_email/template.yml": (
         "channel: email\nsubject: \"Hi {{ first_name | default('there') }}\"\n"
