@@ -83,12 +83,18 @@ def build_lock(project: Project) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def run_dbt(project: Project, args: Sequence[str], *, batch_cutoff: str | None = None, quiet: bool = False) -> None:
+def run_dbt(
+    project: Project,
+    args: Sequence[str],
+    *,
+    batch_cutoff: str | None = None,
+    quiet: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> None:
     """Run one dbt command in a child process; raises BuildError with dbt's own failure lines."""
     cmd = [dbt_executable(), *args]
-    proc = subprocess.run(
-        cmd, cwd=project.root, env=dbt_env(project, batch_cutoff=batch_cutoff), capture_output=True, text=True
-    )
+    full_env = {**dbt_env(project, batch_cutoff=batch_cutoff), **(env or {})}
+    proc = subprocess.run(cmd, cwd=project.root, env=full_env, capture_output=True, text=True)
     if not quiet or proc.returncode != 0:
         sys.stdout.write(proc.stdout)
     if proc.returncode != 0:
@@ -276,11 +282,11 @@ def _build_locked(
     build_id = started_at.strftime("%Y%m%dT%H%M%S%fZ")
     as_of = configured_as_of(project) or started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     # One reference time for every model of the build, recorded with it: live audience counts use the same.
-    args = ["build", "--vars", json.dumps({**(extra_vars or {}), "as_of": as_of, "build_id": build_id})]
+    args = ["build", *(["--vars", json.dumps(dict(extra_vars))] if extra_vars else [])]
     if select:
         args += ["--select", *select]
     _mark_build_file_dirty(project)
-    run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet)
+    run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet, env={"HERALD_AS_OF": as_of, "HERALD_BUILD_ID": build_id})
     if before_publish is not None:
         con = duckdb.connect(str(project.build_path))
         try:

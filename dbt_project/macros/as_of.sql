@@ -1,10 +1,12 @@
 {#-
     as_of(): the reference time of time windows ("opened in the last 90 days"), as a UTC timestamp.
     Set with the var `as_of` (e.g. --vars '{as_of: "2026-06-30 00:00:00"}') to rebuild a past state;
-    null (the default) means the build time.
+    null (the default) means the environment's HERALD_AS_OF (`herald build` sets it to the build's start,
+    and records it), else the time of the query. An environment variable rather than a var: a var that changes
+    on every build would make dbt re-parse the whole project every time.
 -#}
 {% macro as_of() -%}
-    {%- set value = var('as_of', none) -%}
+    {%- set value = var('as_of', none) or env_var('HERALD_AS_OF', '') -%}
     {%- if value is none or value == '' -%}
         {{ utc_now() }}
     {%- else -%}
