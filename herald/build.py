@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -193,14 +192,14 @@ def build_on_published(
     project: Project,
     select: Sequence[str],
     *,
-    extra_vars: Mapping[str, object] | None = None,
+    extra_env: Mapping[str, str] | None = None,
     before_publish: BeforePublish | None = None,
     quiet: bool = False,
 ) -> BuildResult:
     """Build ``select`` on top of the published build and publish the result.
 
     That is only sound when the build file is exactly the published build and nothing but audience files
-    changed since; otherwise this runs a full build (with the same vars) instead, which includes ``select``.
+    changed since; otherwise this runs a full build (with the same ``extra_env``), which includes ``select``.
     """
     started = time.monotonic()
     landing.ensure_initialized(project)
@@ -220,7 +219,7 @@ def build_on_published(
             publish_result=True,
             quiet=quiet,
             started=started,
-            extra_vars=extra_vars,
+            extra_env=extra_env,
             before_publish=before_publish,
         )
 
@@ -275,18 +274,19 @@ def _build_locked(
     publish_result: bool,
     quiet: bool,
     started: float,
-    extra_vars: Mapping[str, object] | None = None,
+    extra_env: Mapping[str, str] | None = None,
     before_publish: BeforePublish | None = None,
 ) -> BuildResult:
     started_at = dt.datetime.now(dt.UTC)
     build_id = started_at.strftime("%Y%m%dT%H%M%S%fZ")
     as_of = configured_as_of(project) or started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     # One reference time for every model of the build, recorded with it: live audience counts use the same.
-    args = ["build", *(["--vars", json.dumps(dict(extra_vars))] if extra_vars else [])]
+    args = ["build"]
     if select:
         args += ["--select", *select]
     _mark_build_file_dirty(project)
-    run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet, env={"HERALD_AS_OF": as_of, "HERALD_BUILD_ID": build_id})
+    env = {**(extra_env or {}), "HERALD_AS_OF": as_of, "HERALD_BUILD_ID": build_id}
+    run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet, env=env)
     if before_publish is not None:
         con = duckdb.connect(str(project.build_path))
         try:

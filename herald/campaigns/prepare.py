@@ -3,7 +3,7 @@
 specs (plan, typology, audience, template)
     │ control rules on the content (subject, unsubscribe link, sender domain, fields)  → refuse early
     ▼
-dbt build --select aud_<audience> … delivery_run_recipients+  --vars {delivery_run: {...}}
+dbt build --select aud_<audience> … delivery_run_recipients+   (HERALD_DELIVERY_RUN={...})
     │ filtering and fatigue rules in SQL: one exclusion reason per member, groups by salted hash
     ▼
 control rules on the data (every field resolves, links, SMS segments, push size) → herald_meta
@@ -158,7 +158,7 @@ def content_controls(
 def run_vars(
     ref: DeliveryRef, typology: Typology, run_id: str, digest_of_content: str, fields: list[str], audience_version: str
 ) -> dict[str, Any]:
-    """The ``delivery_run`` var the delivery models read (see dbt_project/macros/deliveries/delivery_run.sql)."""
+    """The run the delivery models read from HERALD_DELIVERY_RUN (see dbt_project/macros/deliveries/)."""
     d = ref.delivery
     return {
         "run_id": run_id,
@@ -231,7 +231,7 @@ def prepare(project: Project, delivery_id: str, *, quiet: bool = True) -> Prepar
     fields = sorted((renderer.fields(ref.delivery.template) & profile_columns) | {"language_code"})
     audience = catalog.audiences.get(ref.delivery.audience)
     run_id = "r" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + delivery_id
-    variables = {"delivery_run": run_vars(ref, typology, run_id, digest_of_content, fields, spec_version(audience))}
+    run = run_vars(ref, typology, run_id, digest_of_content, fields, spec_version(audience))
     audiences = {ref.delivery.audience, *typology.exclude_audiences, *(r.audience for r in typology.custom)}
     select = (*(MODEL_PREFIX + a for a in sorted(audiences)), "delivery_run_recipients+")
     results: list[ControlResult] = []
@@ -240,7 +240,13 @@ def prepare(project: Project, delivery_id: str, *, quiet: bool = True) -> Prepar
         results.extend(data_controls(con, run_id, ref, typology, renderer, fields))
         record_controls(con, run_id, [*controls, *results])
 
-    build = build_on_published(project, select, extra_vars=variables, before_publish=record_data_controls, quiet=quiet)
+    build = build_on_published(
+        project,
+        select,
+        extra_env={"HERALD_DELIVERY_RUN": json.dumps(run)},
+        before_publish=record_data_controls,
+        quiet=quiet,
+    )
     row = _run_row(project, run_id)
     return PreparedRun(
         run_id=run_id,

@@ -1,12 +1,11 @@
 {#-
-    delivery_run(): the delivery run being prepared, as the dict `herald prepare` passes in the var
-    `delivery_run` (see herald/campaigns/prepare.py), or none in every other build — delivery models then
-    append nothing. Every text value in it was validated by Herald (ids, email addresses, column names);
-    sql_text() re-checks before a value goes into SQL.
+    The delivery run being prepared reaches the delivery models as JSON in the environment variable
+    HERALD_DELIVERY_RUN (see herald/campaigns/prepare.py), read in each model file with
+    `fromjson(env_var('HERALD_DELIVERY_RUN', 'null'))`: dbt re-parses just the files that read a changed
+    variable (a var would re-parse the whole project), and a run names the audience models it depends on.
+    Unset, the delivery models append nothing. Every text value in it was validated by Herald (ids, email
+    addresses, column names); sql_text() re-checks before a value goes into SQL.
 -#}
-{% macro delivery_run() -%}
-    {{ return(var('delivery_run', none)) }}
-{%- endmacro %}
 
 {#- sql_text(value): a quoted SQL string for a value Herald validated; anything else stops the build. -#}
 {% macro sql_text(value) -%}

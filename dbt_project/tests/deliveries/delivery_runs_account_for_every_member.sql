@@ -1,6 +1,6 @@
 -- For the run being prepared: send list + control + exclusions = the audience's size, and the audience size
 -- equals the audience model's members.
-{%- set run = delivery_run() %}
+{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
 
 {%- if run is none %}
 

@@ -1,6 +1,6 @@
 -- A send-list row of the run being prepared goes to a profile only with an opt-in for the channel (and topic)
 -- when the typology requires consent: the consent_id it carries must be such an opt-in of that profile.
-{%- set run = delivery_run() %}
+{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
 
 select send_lists.send_list_id, send_lists.profile_id, send_lists.consent_id
 from {{ ref('send_lists') }} as send_lists

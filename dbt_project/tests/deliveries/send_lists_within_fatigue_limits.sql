@@ -1,7 +1,7 @@
 -- No profile of the run being prepared goes beyond a fatigue rule: messages already sent in the rule's
 -- period, plus this message's weight, stay within the maximum. (Other prepared runs are checked by the model;
 -- this test recounts the sent history independently.)
-{%- set run = delivery_run() %}
+{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
 
 {%- if run is none or not run.fatigue %}
 

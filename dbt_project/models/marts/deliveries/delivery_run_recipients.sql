@@ -11,7 +11,7 @@
     )
 }}
 
-{%- set run = delivery_run() %}
+{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
 
 {%- if run is none %}
 

@@ -10,7 +10,7 @@
     )
 }}
 
-{%- set run = delivery_run() %}
+{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
 
 with
 
