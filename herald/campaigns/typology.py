@@ -5,7 +5,6 @@
     filtering:
       consent: required            # or not_required (service messages)
       quarantine: true             # exclude quarantined and denylisted addresses
-      invalid_address: true        # exclude missing or invalid addresses
       duplicate_address: true      # one message per address within a delivery
       exclude_audiences: [staff]   # members of these audiences are excluded
       custom:                      # rules in the audience language: members of the audience are excluded
@@ -61,7 +60,6 @@ class Typology:
     description: str = ""
     require_consent: bool = True
     exclude_quarantined: bool = True
-    exclude_invalid_address: bool = True
     dedupe_address: bool = True
     exclude_audiences: tuple[str, ...] = ()
     custom: tuple[CustomRule, ...] = ()
@@ -91,7 +89,8 @@ def parse_typology(data: object, *, source: str = "typology") -> Typology:
     name = m.get("name")
     if not isinstance(name, str) or not ID_PATTERN.match(name):
         raise PlanError(f"{source}: name must be a lower-case id; got {name!r}")
-    filtering_keys = {"consent", "quarantine", "invalid_address", "duplicate_address", "exclude_audiences", "custom"}
+    # A missing or invalid address always excludes (there is nowhere to send): it is not a setting.
+    filtering_keys = {"consent", "quarantine", "duplicate_address", "exclude_audiences", "custom"}
     f = _mapping(m.get("filtering") or {}, f"{source}: filtering", filtering_keys)
     consent = f.get("consent", "required")
     if consent not in ("required", "not_required"):
@@ -134,7 +133,6 @@ def parse_typology(data: object, *, source: str = "typology") -> Typology:
         description=str(m.get("description") or ""),
         require_consent=consent == "required",
         exclude_quarantined=_flag(f.get("quarantine", True), f"{source}: filtering.quarantine"),
-        exclude_invalid_address=_flag(f.get("invalid_address", True), f"{source}: filtering.invalid_address"),
         dedupe_address=_flag(f.get("duplicate_address", True), f"{source}: filtering.duplicate_address"),
         exclude_audiences=tuple(_ids(f.get("exclude_audiences"), f"{source}: filtering.exclude_audiences")),
         custom=tuple(custom),

@@ -23,6 +23,11 @@ counts as (
 
     union all
 
+    select 'recent_complainers' as audience_name, '3d54c8fb39c1' as spec_version, count(*) as member_count
+    from {{ ref('aud_recent_complainers') }}
+
+    union all
+
     select 'staff' as audience_name, '04bf94895944' as spec_version, count(*) as member_count
     from {{ ref('aud_staff') }}
 

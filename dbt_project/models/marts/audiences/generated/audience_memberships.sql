@@ -23,6 +23,11 @@ members as (
 
     union all
 
+    select 'recent_complainers' as audience_name, profile_id, audience_group, '3d54c8fb39c1' as spec_version
+    from {{ ref('aud_recent_complainers') }}
+
+    union all
+
     select 'staff' as audience_name, profile_id, audience_group, '04bf94895944' as spec_version
     from {{ ref('aud_staff') }}
 

@@ -1,0 +1,87 @@
+-- Generated from specs/audiences/recent_complainers.yml by `herald audience generate`. Do not edit: edit the spec.
+-- spec version 3d54c8fb39c1
+{{ config(materialized='table', tags=['audience']) }}
+
+{% if target.type == 'duckdb' %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  WHERE
+    p.profile_id IN (
+      SELECT
+        r.profile_id
+      FROM {{ ref('messages') }} AS r
+      WHERE
+        r.profile_id IS NOT NULL
+        AND r.sent_at >= {{ as_of() }} - INTERVAL '365' DAY
+        AND r.sent_at <= {{ as_of() }}
+        AND COALESCE(r.is_spam_reported = TRUE, FALSE)
+      GROUP BY
+        r.profile_id
+      HAVING
+        COUNT(*) >= 1
+    )
+) AS m
+
+{% elif target.type == 'postgres' %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  WHERE
+    p.profile_id IN (
+      SELECT
+        r.profile_id
+      FROM {{ ref('messages') }} AS r
+      WHERE
+        r.profile_id IS NOT NULL
+        AND r.sent_at >= {{ as_of() }} - INTERVAL '365 DAY'
+        AND r.sent_at <= {{ as_of() }}
+        AND COALESCE(r.is_spam_reported = TRUE, FALSE)
+      GROUP BY
+        r.profile_id
+      HAVING
+        COUNT(*) >= 1
+    )
+) AS m
+
+{% elif target.type == 'spark' %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  WHERE
+    p.profile_id IN (
+      SELECT
+        r.profile_id
+      FROM {{ ref('messages') }} AS r
+      WHERE
+        r.profile_id IS NOT NULL
+        AND r.sent_at >= {{ as_of() }} - INTERVAL '365' DAY
+        AND r.sent_at <= {{ as_of() }}
+        AND COALESCE(r.is_spam_reported = TRUE, FALSE)
+      GROUP BY
+        r.profile_id
+      HAVING
+        COUNT(*) >= 1
+    )
+) AS m
+
+{% else %}
+
+{{ exceptions.raise_compiler_error('audience models are compiled for duckdb, postgres, spark; add the engine to herald.audiences.compiler.DIALECTS and regenerate') }}
+
+{% endif %}
