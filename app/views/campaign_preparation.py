@@ -178,6 +178,8 @@ def _samples(db: str, project: Project, r: RunReport, outdated: bool) -> None:
         }
         for rid, m, err in rendered
     ]
+    if not any(row["Error"] for row in rows):
+        rows = [{k: v for k, v in row.items() if k != "Error"} for row in rows]
     st.table(rows)
     ids = [rid for rid, _, _ in rendered]
     pick = st.selectbox("Show the message of", ids, key="cmp_sample")
