@@ -66,7 +66,7 @@ def _audience_size(db: str, project: Project, name: str, channel: str) -> None:
     )
 
 
-def _settings(db: str, project: Project, ref: DeliveryRef, plans: data.Plans) -> data.Settings | None:
+def _settings(db: str, project: Project, ref: DeliveryRef, plans: data.Plans) -> data.Settings:
     d = ref.delivery
     path = plans.path_of(d.id)
     assert path is not None
@@ -314,7 +314,7 @@ def main() -> None:
 
     st.subheader("Settings")
     settings = _settings(db, project, ref, plans)
-    template = settings.template if settings is not None else d.template
+    template = settings.template
 
     st.subheader("Content")
     edit, show = st.columns(2, gap="large")

@@ -165,6 +165,24 @@ def test_the_live_preview_renders_a_profile_and_shows_template_errors(app_env) -
     assert saved == source
 
 
+def test_unsaved_edits_survive_a_file_switch_and_a_visit_to_another_page(app_env) -> None:  # type: ignore[no-untyped-def]
+    at = _page(DELIVERY, EMAIL)
+    key = f"cmp.tpl.{EMAIL}/template.yml"
+    at.text_area(key=key).input(str(at.text_area(key=key).value).replace("the winter sale is on", "draft subject"))
+    at.number_input(key=f"cmp.set.{EMAIL}.control").set_value(20.0)
+    _run(at)
+    at.pills(key=f"cmp.tpl.{EMAIL}.file").set_value("body.txt")
+    _run(at)
+    at.switch_page(CAMPAIGNS)
+    _run(at)
+    at.switch_page(DELIVERY)
+    _run(at)
+    assert at.number_input(key=f"cmp.set.{EMAIL}.control").value == 20.0
+    assert any(t.startswith("**Subject:**") and t.endswith(", draft subject") for t in _texts(at.markdown))
+    assert ":material/edit: Unsaved changes." in _texts(at.caption)
+    assert any(t.startswith("Unsaved: template.yml.") for t in _texts(at.caption))
+
+
 def test_an_invalid_plan_edit_is_refused_with_the_parse_error(scratch_specs: Project) -> None:
     path = scratch_specs.specs_dir / "plans" / "winter_2026.yml"
     before = path.read_text(encoding="utf-8")
