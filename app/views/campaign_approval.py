@@ -94,6 +94,13 @@ def main() -> None:
         f"**{latest.send_count:,}** to send, {latest.control_count:,} in the control group, "
         f"{latest.excluded_count:,} excluded of {latest.audience_size:,}."
     )
+    if latest.plan_version and latest.plan_version != ref.program.version:
+        st.warning(
+            f"The plan {plain(ref.program.id)} changed since this run was prepared (audience, typology, schedule or "
+            "another delivery's settings): the run keeps the settings it was prepared with; prepare again to apply "
+            "the new ones.",
+            icon=":material/update:",
+        )
     for rule, message in latest.failed_controls:
         st.error(f"**Control rule {plain(rule)} failed:** {plain(message)}", icon=":material/block:")
     records = data.run_approvals(db, latest.run_id)

@@ -4,6 +4,8 @@ rules, the changes since the previous run, and sample messages rendered with rea
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
 from app.charts import ChartOptions
@@ -43,9 +45,10 @@ def _job(project: Project, delivery_id: str) -> None:
         with state:
             job = prep.job
             if prep.state == "running" and job is not None:
+                started = job.started
+                since = "" if started is None else f" for {(dt.datetime.now(dt.UTC) - started).seconds}s"
                 st.info(
-                    f"Preparing **{plain(delivery_id)}** (started {job.started_at[11:19]} UTC)… this takes a minute "
-                    "or two; you can leave the page.",
+                    f"Preparing **{plain(delivery_id)}**{since}… this takes a minute or two; you can leave the page.",
                     icon=":material/progress_activity:",
                 )
             elif prep.state == "succeeded" and job is not None:
