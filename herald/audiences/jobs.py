@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,12 +46,11 @@ class AudienceJob:
         if self.pid is None:
             return True
         try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
             return False  # the process died without reporting: not running any more
-        except PermissionError:
-            return True
-        return True
+        # A zombie (state Z) has exited but not been reaped by its parent yet.
+        return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def job_path(project: Project, name: str) -> Path:
@@ -65,12 +67,29 @@ def read_job(project: Project, name: str) -> AudienceJob | None:
     return AudienceJob(**data)
 
 
-def write_job(project: Project, job: AudienceJob) -> None:
-    path = job_path(project, job.name)
+@contextmanager
+def _job_lock(project: Project, name: str) -> Iterator[None]:
+    # The starter's pid update and the build's own reports must not interleave.
+    path = job_path(project, name).with_suffix(".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    tmp.write_text(json.dumps(dataclasses.asdict(job)), encoding="utf-8")
-    os.replace(tmp, path)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def write_job(project: Project, job: AudienceJob, *, only_if: AudienceJob | None = None) -> bool:
+    """Record ``job``; with ``only_if``, only when the recorded job still equals it. True if written."""
+    path = job_path(project, job.name)
+    with _job_lock(project, job.name):
+        if only_if is not None and read_job(project, job.name) != only_if:
+            return False
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        tmp.write_text(json.dumps(dataclasses.asdict(job)), encoding="utf-8")
+        os.replace(tmp, path)
+    return True
 
 
 def now() -> str:
@@ -97,6 +116,5 @@ def start_build(project: Project, name: str) -> AudienceJob:
         )
     started = dataclasses.replace(job, pid=proc.pid)
     # Record the pid unless the process already reported (a fast failure must not be overwritten).
-    if read_job(project, name) == job:
-        write_job(project, started)
+    write_job(project, started, only_if=job)
     return started

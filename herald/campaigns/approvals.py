@@ -65,7 +65,8 @@ def approvals(con: duckdb.DuckDBPyConnection, run_id: str) -> list[ApprovalRecor
     return [ApprovalRecord(str(r[0]), str(r[1]), str(r[2]), r[3], str(r[4] or "")) for r in rows]
 
 
-def _blocked_controls(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+def blocked_controls(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """One sentence per control rule that failed for ``run_id`` (empty when none did)."""
     try:
         rows = con.execute(
             "select rule, message from herald_meta.delivery_run_controls where run_id = ? and not passed", [run_id]
@@ -89,7 +90,7 @@ def approve(project: Project, run_id: str, approver: str, note: str = "") -> App
     con = warehouse.connect(project)
     try:
         run = _run(con, run_id)
-        blocked = _blocked_controls(con, run_id)
+        blocked = blocked_controls(con, run_id)
     finally:
         con.close()
     delivery_id = str(run["delivery_id"])
@@ -127,7 +128,7 @@ def check_send(project: Project, run_id: str) -> SendCheck:
     con = warehouse.connect(project)
     try:
         run = _run(con, run_id)
-        blocked = _blocked_controls(con, run_id)
+        blocked = blocked_controls(con, run_id)
         records = approvals(con, run_id)
         latest = con.execute(
             "select max(run_id) from delivery_runs where delivery_id = ?", [run["delivery_id"]]

@@ -135,7 +135,7 @@ def run_report(project: Project, run_id: str, *, max_changes: int = 200) -> RunR
                 [run_id],
             )
         ]
-        controls = _controls(con, run_id)
+        controls = run_controls(con, run_id)
         previous = _rows(
             con,
             "select max(run_id) as run_id from delivery_runs where delivery_id = ? and run_id < ?",
@@ -170,7 +170,8 @@ def run_report(project: Project, run_id: str, *, max_changes: int = 200) -> RunR
     return RunReport(run, tuple(waterfall), tuple(groups), controls, previous, tuple(changes), total)
 
 
-def _controls(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[tuple[str, bool, str], ...]:
+def run_controls(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[tuple[str, bool, str], ...]:
+    """(rule, passed, message) of every control rule checked for ``run_id``, in the order they ran."""
     try:
         rows = _rows(
             con,

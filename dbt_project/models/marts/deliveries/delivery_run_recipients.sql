@@ -200,7 +200,8 @@ filtered as (
                 then {{ sql_text('no opt-in for ' ~ channel ~ ((' topic ' ~ run.topic) if run.topic else '')) }}
             {%- endif %}
             {% if run.exclude_quarantined -%}
-            when quarantined.severity is not null then 'address in quarantine'
+            when quarantined.severity = 2 then 'address on the denylist'
+            when quarantined.severity = 1 then 'address in quarantine'
             {%- endif %}
             when excluded_audiences.profile_id is not null then excluded_audiences.audience_name
             when custom_rules.profile_id is not null then custom_rules.reason
