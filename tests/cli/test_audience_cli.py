@@ -72,4 +72,4 @@ def test_generate_check_passes_on_the_repository(on_demo: Project, capsys: pytes
 
 def test_unknown_audience_suggests_names(on_demo: Project, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audience", "count", "recent_buyer"]) == 1
-    assert "Did you mean recent_buyers?" in capsys.readouterr().err
+    assert "Did you mean recent_buyers" in capsys.readouterr().err

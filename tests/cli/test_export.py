@@ -65,7 +65,7 @@ def test_export_unknown_audience_names_the_saved_ones(
 ) -> None:
     monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(demo_project.warehouse_dir))
     assert main(["export", "audience", "recent_buyer", "--out", str(tmp_path / "a.csv")]) == 1
-    assert "no audience 'recent_buyer'. Did you mean recent_buyers?" in capsys.readouterr().err
+    assert "no audience 'recent_buyer'. Did you mean recent_buyers" in capsys.readouterr().err
     assert not (tmp_path / "a.csv").exists()
 
 
