@@ -5,8 +5,9 @@ It is built as a sqlglot expression tree, never as text: tables and columns come
 allow-list, operators from a fixed table, and every user value becomes a typed literal node that sqlglot
 escapes for the dialect. The tree is rendered for DuckDB, PostgreSQL and Spark.
 
-Logic is two-valued: every leaf is ``coalesce(predicate, false)``, so a missing value never matches and
-``not`` always means the complement (``country_code ≠ FR`` keeps profiles without a country).
+Logic is two-valued: a missing value never matches (a WHERE drops unknown like false), and every negation
+wraps what it negates in ``coalesce(…, false)``, so ``not`` always means the complement (``country_code ≠ FR``
+keeps profiles without a country).
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ class Compiler:
                 raise AudienceSpecError(f"condition {c.path}: empty group")
             return exp.and_(*parts) if c.kind == "all" else exp.or_(*parts)
         if isinstance(c, Not):
-            return exp.not_(exp.paren(self._condition(c.item, table, alias, stack)))
+            return exp.not_(_known(self._condition(c.item, table, alias, stack)))
         if isinstance(c, Attribute):
             return self._attribute(c, table, alias)
         if isinstance(c, Related):
@@ -228,7 +229,7 @@ class Compiler:
                 "is_not_empty": "is_empty",
                 "not_in_last_days": "in_last_days",
             }[op]
-            return exp.not_(exp.paren(self._attribute(Attribute(c.column, positive, c.value, c.path), table, alias)))
+            return exp.not_(_known(self._attribute(Attribute(c.column, positive, c.value, c.path), table, alias)))
         if op == "is_empty":
             empty: exp.Expr = col.is_(exp.null())
             if kind == "string":
@@ -375,10 +376,15 @@ class Compiler:
 
 
 def _true(predicate: exp.Expr) -> exp.Expr:
-    """``coalesce(predicate, false)``: unknown never matches, and `not` is the exact complement."""
-    return exp.Coalesce(
-        this=exp.paren(predicate) if isinstance(predicate, exp.Connector) else predicate, expressions=[exp.false()]
-    )
+    """A leaf predicate as it stands. Unknown (null) acts as false in a WHERE, so leaves need no coalesce;
+    only a negation does (see ``_known``). Bare leaves let DuckDB push filters into the table scan."""
+    return exp.paren(predicate) if isinstance(predicate, exp.Connector) else predicate
+
+
+def _known(predicate: exp.Expr) -> exp.Expr:
+    """``coalesce(predicate, false)``, for what is negated: `not` of unknown must hold, as `not` of false does."""
+    inner = exp.paren(predicate) if isinstance(predicate, exp.Connector) else predicate
+    return exp.Coalesce(this=inner, expressions=[exp.false()])
 
 
 def _days(n: int) -> exp.Expr:

@@ -12,34 +12,31 @@ FROM (
     p.profile_id
   FROM {{ ref('profiles') }} AS p
   WHERE
-    COALESCE(
-      (
-        p.birth_date IS NOT NULL
-        AND (
-          MAKE_DATE(
-            CAST(YEAR(CAST({{ as_of() }} AS DATE)) AS INT),
-            CAST(MONTH(p.birth_date) AS INT),
-            CASE
-              WHEN CAST(MONTH(p.birth_date) AS INT) = 2 AND DAY(p.birth_date) = 29
-              THEN 28
-              ELSE CAST(DAY(p.birth_date) AS INT)
-            END
-          ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7' DAY
-          OR MAKE_DATE(
-            CAST(YEAR(CAST({{ as_of() }} AS DATE)) AS INT) + 1,
-            CAST(MONTH(p.birth_date) AS INT),
-            CASE
-              WHEN CAST(MONTH(p.birth_date) AS INT) = 2 AND DAY(p.birth_date) = 29
-              THEN 28
-              ELSE CAST(DAY(p.birth_date) AS INT)
-            END
-          ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7' DAY
-        )
-      ),
-      FALSE
+    (
+      p.birth_date IS NOT NULL
+      AND (
+        MAKE_DATE(
+          CAST(YEAR(CAST({{ as_of() }} AS DATE)) AS INT),
+          CAST(MONTH(p.birth_date) AS INT),
+          CASE
+            WHEN CAST(MONTH(p.birth_date) AS INT) = 2 AND DAY(p.birth_date) = 29
+            THEN 28
+            ELSE CAST(DAY(p.birth_date) AS INT)
+          END
+        ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7' DAY
+        OR MAKE_DATE(
+          CAST(YEAR(CAST({{ as_of() }} AS DATE)) AS INT) + 1,
+          CAST(MONTH(p.birth_date) AS INT),
+          CASE
+            WHEN CAST(MONTH(p.birth_date) AS INT) = 2 AND DAY(p.birth_date) = 29
+            THEN 28
+            ELSE CAST(DAY(p.birth_date) AS INT)
+          END
+        ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7' DAY
+      )
     )
     AND (
-      COALESCE(p.is_email_reachable, FALSE) OR COALESCE(p.is_sms_reachable, FALSE)
+      p.is_email_reachable OR p.is_sms_reachable
     )
 ) AS m
 
@@ -53,36 +50,33 @@ FROM (
     p.profile_id
   FROM {{ ref('profiles') }} AS p
   WHERE
-    COALESCE(
-      (
-        p.birth_date IS NOT NULL
-        AND (
-          MAKE_DATE(
-            CAST(EXTRACT(YEAR FROM CAST({{ as_of() }} AS DATE)) AS INT),
-            CAST(EXTRACT(MONTH FROM p.birth_date) AS INT),
-            CASE
-              WHEN CAST(EXTRACT(MONTH FROM p.birth_date) AS INT) = 2
-              AND EXTRACT(DAY FROM p.birth_date) = 29
-              THEN 28
-              ELSE CAST(EXTRACT(DAY FROM p.birth_date) AS INT)
-            END
-          ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7 DAY'
-          OR MAKE_DATE(
-            CAST(EXTRACT(YEAR FROM CAST({{ as_of() }} AS DATE)) AS INT) + 1,
-            CAST(EXTRACT(MONTH FROM p.birth_date) AS INT),
-            CASE
-              WHEN CAST(EXTRACT(MONTH FROM p.birth_date) AS INT) = 2
-              AND EXTRACT(DAY FROM p.birth_date) = 29
-              THEN 28
-              ELSE CAST(EXTRACT(DAY FROM p.birth_date) AS INT)
-            END
-          ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7 DAY'
-        )
-      ),
-      FALSE
+    (
+      p.birth_date IS NOT NULL
+      AND (
+        MAKE_DATE(
+          CAST(EXTRACT(YEAR FROM CAST({{ as_of() }} AS DATE)) AS INT),
+          CAST(EXTRACT(MONTH FROM p.birth_date) AS INT),
+          CASE
+            WHEN CAST(EXTRACT(MONTH FROM p.birth_date) AS INT) = 2
+            AND EXTRACT(DAY FROM p.birth_date) = 29
+            THEN 28
+            ELSE CAST(EXTRACT(DAY FROM p.birth_date) AS INT)
+          END
+        ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7 DAY'
+        OR MAKE_DATE(
+          CAST(EXTRACT(YEAR FROM CAST({{ as_of() }} AS DATE)) AS INT) + 1,
+          CAST(EXTRACT(MONTH FROM p.birth_date) AS INT),
+          CASE
+            WHEN CAST(EXTRACT(MONTH FROM p.birth_date) AS INT) = 2
+            AND EXTRACT(DAY FROM p.birth_date) = 29
+            THEN 28
+            ELSE CAST(EXTRACT(DAY FROM p.birth_date) AS INT)
+          END
+        ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7 DAY'
+      )
     )
     AND (
-      COALESCE(p.is_email_reachable, FALSE) OR COALESCE(p.is_sms_reachable, FALSE)
+      p.is_email_reachable OR p.is_sms_reachable
     )
 ) AS m
 
@@ -96,34 +90,31 @@ FROM (
     p.profile_id
   FROM {{ ref('profiles') }} AS p
   WHERE
-    COALESCE(
-      (
-        p.birth_date IS NOT NULL
-        AND (
-          MAKE_DATE(
-            CAST(YEAR(CAST({{ as_of() }} AS DATE)) AS INT),
-            CAST(MONTH(p.birth_date) AS INT),
-            CASE
-              WHEN CAST(MONTH(p.birth_date) AS INT) = 2 AND DAY(p.birth_date) = 29
-              THEN 28
-              ELSE CAST(DAY(p.birth_date) AS INT)
-            END
-          ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7' DAY
-          OR MAKE_DATE(
-            CAST(YEAR(CAST({{ as_of() }} AS DATE)) AS INT) + 1,
-            CAST(MONTH(p.birth_date) AS INT),
-            CASE
-              WHEN CAST(MONTH(p.birth_date) AS INT) = 2 AND DAY(p.birth_date) = 29
-              THEN 28
-              ELSE CAST(DAY(p.birth_date) AS INT)
-            END
-          ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7' DAY
-        )
-      ),
-      FALSE
+    (
+      p.birth_date IS NOT NULL
+      AND (
+        MAKE_DATE(
+          CAST(YEAR(CAST({{ as_of() }} AS DATE)) AS INT),
+          CAST(MONTH(p.birth_date) AS INT),
+          CASE
+            WHEN CAST(MONTH(p.birth_date) AS INT) = 2 AND DAY(p.birth_date) = 29
+            THEN 28
+            ELSE CAST(DAY(p.birth_date) AS INT)
+          END
+        ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7' DAY
+        OR MAKE_DATE(
+          CAST(YEAR(CAST({{ as_of() }} AS DATE)) AS INT) + 1,
+          CAST(MONTH(p.birth_date) AS INT),
+          CASE
+            WHEN CAST(MONTH(p.birth_date) AS INT) = 2 AND DAY(p.birth_date) = 29
+            THEN 28
+            ELSE CAST(DAY(p.birth_date) AS INT)
+          END
+        ) BETWEEN CAST({{ as_of() }} AS DATE) AND CAST({{ as_of() }} AS DATE) + INTERVAL '7' DAY
+      )
     )
     AND (
-      COALESCE(p.is_email_reachable, FALSE) OR COALESCE(p.is_sms_reachable, FALSE)
+      p.is_email_reachable OR p.is_sms_reachable
     )
 ) AS m
 

@@ -12,7 +12,7 @@ FROM (
     p.profile_id
   FROM {{ ref('profiles') }} AS p
   WHERE
-    COALESCE(p.country_code IN ('FR', 'BE', 'DE'), FALSE)
+    p.country_code IN ('FR', 'BE', 'DE')
     AND p.profile_id IN (
       SELECT
         c.profile_id
@@ -20,10 +20,10 @@ FROM (
       WHERE
         c.profile_id IS NOT NULL
         AND c.channel = 'email'
-        AND COALESCE(c.is_opted_in, FALSE)
+        AND c.is_opted_in
         AND c.topic = 'newsletter'
     )
-    AND COALESCE(p.is_email_reachable, FALSE)
+    AND p.is_email_reachable
     AND p.profile_id IN (
       SELECT
         r.profile_id
@@ -32,7 +32,7 @@ FROM (
         r.profile_id IS NOT NULL
         AND r.occurred_at >= {{ as_of() }} - INTERVAL '90' DAY
         AND r.occurred_at <= {{ as_of() }}
-        AND COALESCE(r.event_type = 'product_view', FALSE)
+        AND r.event_type = 'product_view'
       GROUP BY
         r.profile_id
       HAVING
@@ -50,7 +50,7 @@ FROM (
     p.profile_id
   FROM {{ ref('profiles') }} AS p
   WHERE
-    COALESCE(p.country_code IN ('FR', 'BE', 'DE'), FALSE)
+    p.country_code IN ('FR', 'BE', 'DE')
     AND p.profile_id IN (
       SELECT
         c.profile_id
@@ -58,10 +58,10 @@ FROM (
       WHERE
         c.profile_id IS NOT NULL
         AND c.channel = 'email'
-        AND COALESCE(c.is_opted_in, FALSE)
+        AND c.is_opted_in
         AND c.topic = 'newsletter'
     )
-    AND COALESCE(p.is_email_reachable, FALSE)
+    AND p.is_email_reachable
     AND p.profile_id IN (
       SELECT
         r.profile_id
@@ -70,7 +70,7 @@ FROM (
         r.profile_id IS NOT NULL
         AND r.occurred_at >= {{ as_of() }} - INTERVAL '90 DAY'
         AND r.occurred_at <= {{ as_of() }}
-        AND COALESCE(r.event_type = 'product_view', FALSE)
+        AND r.event_type = 'product_view'
       GROUP BY
         r.profile_id
       HAVING
@@ -88,7 +88,7 @@ FROM (
     p.profile_id
   FROM {{ ref('profiles') }} AS p
   WHERE
-    COALESCE(p.country_code IN ('FR', 'BE', 'DE'), FALSE)
+    p.country_code IN ('FR', 'BE', 'DE')
     AND p.profile_id IN (
       SELECT
         c.profile_id
@@ -96,10 +96,10 @@ FROM (
       WHERE
         c.profile_id IS NOT NULL
         AND c.channel = 'email'
-        AND COALESCE(c.is_opted_in, FALSE)
+        AND c.is_opted_in
         AND c.topic = 'newsletter'
     )
-    AND COALESCE(p.is_email_reachable, FALSE)
+    AND p.is_email_reachable
     AND p.profile_id IN (
       SELECT
         r.profile_id
@@ -108,7 +108,7 @@ FROM (
         r.profile_id IS NOT NULL
         AND r.occurred_at >= {{ as_of() }} - INTERVAL '90' DAY
         AND r.occurred_at <= {{ as_of() }}
-        AND COALESCE(r.event_type = 'product_view', FALSE)
+        AND r.event_type = 'product_view'
       GROUP BY
         r.profile_id
       HAVING

@@ -20,7 +20,7 @@ FROM (
         r.profile_id IS NOT NULL
         AND r.ordered_at >= {{ as_of() }} - INTERVAL '365' DAY
         AND r.ordered_at <= {{ as_of() }}
-        AND COALESCE(r.is_completed = TRUE, FALSE)
+        AND r.is_completed = TRUE
       GROUP BY
         r.profile_id
       HAVING
@@ -46,7 +46,7 @@ FROM (
         r.profile_id IS NOT NULL
         AND r.ordered_at >= {{ as_of() }} - INTERVAL '365 DAY'
         AND r.ordered_at <= {{ as_of() }}
-        AND COALESCE(r.is_completed = TRUE, FALSE)
+        AND r.is_completed = TRUE
       GROUP BY
         r.profile_id
       HAVING
@@ -72,7 +72,7 @@ FROM (
         r.profile_id IS NOT NULL
         AND r.ordered_at >= {{ as_of() }} - INTERVAL '365' DAY
         AND r.ordered_at <= {{ as_of() }}
-        AND COALESCE(r.is_completed = TRUE, FALSE)
+        AND r.is_completed = TRUE
       GROUP BY
         r.profile_id
       HAVING

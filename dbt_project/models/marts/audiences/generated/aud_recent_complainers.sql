@@ -20,7 +20,7 @@ FROM (
         r.profile_id IS NOT NULL
         AND r.sent_at >= {{ as_of() }} - INTERVAL '365' DAY
         AND r.sent_at <= {{ as_of() }}
-        AND COALESCE(r.is_spam_reported = TRUE, FALSE)
+        AND r.is_spam_reported = TRUE
       GROUP BY
         r.profile_id
       HAVING
@@ -46,7 +46,7 @@ FROM (
         r.profile_id IS NOT NULL
         AND r.sent_at >= {{ as_of() }} - INTERVAL '365 DAY'
         AND r.sent_at <= {{ as_of() }}
-        AND COALESCE(r.is_spam_reported = TRUE, FALSE)
+        AND r.is_spam_reported = TRUE
       GROUP BY
         r.profile_id
       HAVING
@@ -72,7 +72,7 @@ FROM (
         r.profile_id IS NOT NULL
         AND r.sent_at >= {{ as_of() }} - INTERVAL '365' DAY
         AND r.sent_at <= {{ as_of() }}
-        AND COALESCE(r.is_spam_reported = TRUE, FALSE)
+        AND r.is_spam_reported = TRUE
       GROUP BY
         r.profile_id
       HAVING

@@ -12,7 +12,7 @@ FROM (
     p.profile_id
   FROM {{ ref('profiles') }} AS p
   WHERE
-    COALESCE(p.email_domain IN ('herald.invalid', 'shop.example'), FALSE)
+    p.email_domain IN ('herald.invalid', 'shop.example')
 ) AS m
 
 {% elif target.type == 'postgres' %}
@@ -25,7 +25,7 @@ FROM (
     p.profile_id
   FROM {{ ref('profiles') }} AS p
   WHERE
-    COALESCE(p.email_domain IN ('herald.invalid', 'shop.example'), FALSE)
+    p.email_domain IN ('herald.invalid', 'shop.example')
 ) AS m
 
 {% elif target.type == 'spark' %}
@@ -38,7 +38,7 @@ FROM (
     p.profile_id
   FROM {{ ref('profiles') }} AS p
   WHERE
-    COALESCE(p.email_domain IN ('herald.invalid', 'shop.example'), FALSE)
+    p.email_domain IN ('herald.invalid', 'shop.example')
 ) AS m
 
 {% else %}

@@ -19,10 +19,8 @@ FROM (
   FROM {{ ref('profiles') }} AS p
   WHERE
     (
-      COALESCE(p.is_email_reachable, FALSE)
-      AND NOT (
-        COALESCE(STRPOS(LOWER(p.email), LOWER('@herald.invalid')) > 0, FALSE)
-      )
+      p.is_email_reachable
+      AND NOT COALESCE(STRPOS(LOWER(p.email), LOWER('@herald.invalid')) > 0, FALSE)
     )
     AND (
       p.profile_id IN (
@@ -45,7 +43,7 @@ FROM (
                   r.profile_id IS NOT NULL
                   AND r.ordered_at >= {{ as_of() }} - INTERVAL '365' DAY
                   AND r.ordered_at <= {{ as_of() }}
-                  AND COALESCE(r.is_completed = TRUE, FALSE)
+                  AND r.is_completed = TRUE
                 GROUP BY
                   r.profile_id
                 HAVING
@@ -66,7 +64,7 @@ FROM (
               p.profile_id
             FROM {{ ref('profiles') }} AS p
             WHERE
-              COALESCE(p.country_code IN ('FR', 'BE', 'DE'), FALSE)
+              p.country_code IN ('FR', 'BE', 'DE')
               AND p.profile_id IN (
                 SELECT
                   c.profile_id
@@ -74,10 +72,10 @@ FROM (
                 WHERE
                   c.profile_id IS NOT NULL
                   AND c.channel = 'email'
-                  AND COALESCE(c.is_opted_in, FALSE)
+                  AND c.is_opted_in
                   AND c.topic = 'newsletter'
               )
-              AND COALESCE(p.is_email_reachable, FALSE)
+              AND p.is_email_reachable
               AND p.profile_id IN (
                 SELECT
                   r.profile_id
@@ -86,7 +84,7 @@ FROM (
                   r.profile_id IS NOT NULL
                   AND r.occurred_at >= {{ as_of() }} - INTERVAL '90' DAY
                   AND r.occurred_at <= {{ as_of() }}
-                  AND COALESCE(r.event_type = 'product_view', FALSE)
+                  AND r.event_type = 'product_view'
                 GROUP BY
                   r.profile_id
                 HAVING
@@ -115,10 +113,8 @@ FROM (
   FROM {{ ref('profiles') }} AS p
   WHERE
     (
-      COALESCE(p.is_email_reachable, FALSE)
-      AND NOT (
-        COALESCE(POSITION(LOWER('@herald.invalid') IN LOWER(p.email)) > 0, FALSE)
-      )
+      p.is_email_reachable
+      AND NOT COALESCE(POSITION(LOWER('@herald.invalid') IN LOWER(p.email)) > 0, FALSE)
     )
     AND (
       p.profile_id IN (
@@ -141,7 +137,7 @@ FROM (
                   r.profile_id IS NOT NULL
                   AND r.ordered_at >= {{ as_of() }} - INTERVAL '365 DAY'
                   AND r.ordered_at <= {{ as_of() }}
-                  AND COALESCE(r.is_completed = TRUE, FALSE)
+                  AND r.is_completed = TRUE
                 GROUP BY
                   r.profile_id
                 HAVING
@@ -162,7 +158,7 @@ FROM (
               p.profile_id
             FROM {{ ref('profiles') }} AS p
             WHERE
-              COALESCE(p.country_code IN ('FR', 'BE', 'DE'), FALSE)
+              p.country_code IN ('FR', 'BE', 'DE')
               AND p.profile_id IN (
                 SELECT
                   c.profile_id
@@ -170,10 +166,10 @@ FROM (
                 WHERE
                   c.profile_id IS NOT NULL
                   AND c.channel = 'email'
-                  AND COALESCE(c.is_opted_in, FALSE)
+                  AND c.is_opted_in
                   AND c.topic = 'newsletter'
               )
-              AND COALESCE(p.is_email_reachable, FALSE)
+              AND p.is_email_reachable
               AND p.profile_id IN (
                 SELECT
                   r.profile_id
@@ -182,7 +178,7 @@ FROM (
                   r.profile_id IS NOT NULL
                   AND r.occurred_at >= {{ as_of() }} - INTERVAL '90 DAY'
                   AND r.occurred_at <= {{ as_of() }}
-                  AND COALESCE(r.event_type = 'product_view', FALSE)
+                  AND r.event_type = 'product_view'
                 GROUP BY
                   r.profile_id
                 HAVING
@@ -211,10 +207,8 @@ FROM (
   FROM {{ ref('profiles') }} AS p
   WHERE
     (
-      COALESCE(p.is_email_reachable, FALSE)
-      AND NOT (
-        COALESCE(LOCATE(LOWER('@herald.invalid'), LOWER(p.email)) > 0, FALSE)
-      )
+      p.is_email_reachable
+      AND NOT COALESCE(LOCATE(LOWER('@herald.invalid'), LOWER(p.email)) > 0, FALSE)
     )
     AND (
       p.profile_id IN (
@@ -237,7 +231,7 @@ FROM (
                   r.profile_id IS NOT NULL
                   AND r.ordered_at >= {{ as_of() }} - INTERVAL '365' DAY
                   AND r.ordered_at <= {{ as_of() }}
-                  AND COALESCE(r.is_completed = TRUE, FALSE)
+                  AND r.is_completed = TRUE
                 GROUP BY
                   r.profile_id
                 HAVING
@@ -258,7 +252,7 @@ FROM (
               p.profile_id
             FROM {{ ref('profiles') }} AS p
             WHERE
-              COALESCE(p.country_code IN ('FR', 'BE', 'DE'), FALSE)
+              p.country_code IN ('FR', 'BE', 'DE')
               AND p.profile_id IN (
                 SELECT
                   c.profile_id
@@ -266,10 +260,10 @@ FROM (
                 WHERE
                   c.profile_id IS NOT NULL
                   AND c.channel = 'email'
-                  AND COALESCE(c.is_opted_in, FALSE)
+                  AND c.is_opted_in
                   AND c.topic = 'newsletter'
               )
-              AND COALESCE(p.is_email_reachable, FALSE)
+              AND p.is_email_reachable
               AND p.profile_id IN (
                 SELECT
                   r.profile_id
@@ -278,7 +272,7 @@ FROM (
                   r.profile_id IS NOT NULL
                   AND r.occurred_at >= {{ as_of() }} - INTERVAL '90' DAY
                   AND r.occurred_at <= {{ as_of() }}
-                  AND COALESCE(r.event_type = 'product_view', FALSE)
+                  AND r.event_type = 'product_view'
                 GROUP BY
                   r.profile_id
                 HAVING
