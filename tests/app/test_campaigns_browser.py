@@ -6,6 +6,7 @@ it), driven by headless Chromium; the figures shown are checked against the run 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -54,7 +55,8 @@ def test_prepare_a_delivery_and_read_its_waterfall(
             # From the plan to the delivery's preparation, as a marketer would go.
             page.goto(f"{server}/campaigns", wait_until="domcontentloaded")
             expect(page.get_by_text(DELIVERY, exact=True)).to_be_visible()
-            page.get_by_role("link", name="Prepare").first.click()
+            # This delivery's own link: the list's order follows status and schedule, not the plan file.
+            page.locator(f"a[href*='={DELIVERY}']").filter(has_text="Prepare").first.click()
             expect(page.get_by_role("heading", name="Preparation")).to_be_visible()
             expect(page.get_by_text("No run yet", exact=False)).to_be_visible()
 
@@ -62,8 +64,13 @@ def test_prepare_a_delivery_and_read_its_waterfall(
             expect(page.get_by_text("Preparing", exact=False)).to_be_visible()
             waterfall = page.get_by_text("Exclusion waterfall", exact=True)
             expect(waterfall).to_be_visible(timeout=PREPARE_WAIT_MS)
+            # The page shows the run once it is published; the job records its end just after.
+            deadline = time.monotonic() + 60
             job = read_job(scratch_project, DELIVERY)
-            assert job is not None and job.state == "succeeded" and job.run_id is not None
+            while (job is None or job.state == "running") and time.monotonic() < deadline:
+                time.sleep(0.5)
+                job = read_job(scratch_project, DELIVERY)
+            assert job is not None and job.state == "succeeded" and job.run_id is not None, job
             expect(page.get_by_text(f"Prepared run {job.run_id}", exact=False)).to_be_visible()
 
             report = run_report(scratch_project, job.run_id)
