@@ -1,0 +1,108 @@
+"""The one interface every channel's provider implements, and the outcomes and faults it reports.
+
+A provider makes *one call* to the outside world for a list of messages (``max_batch`` of them at most) and
+tells the job, per message, what became of it. It never retries and never touches the ledger: the job does
+both, so the rules about retries and duplicates live in one place (``senders.dispatch``).
+
+Faults are raised, not returned, and say whether the messages of the call may have gone out:
+
+    ProviderFault
+    ├── RateLimited          429: nothing was accepted; retry after ``retry_after`` seconds
+    ├── TransientFault       5xx and the like: nothing was accepted; retry with backoff
+    ├── AmbiguousFault       timeout or connection lost after the request left: it may have been accepted
+    ├── RequestRejected      400 / 413 / 422: this request is wrong; its messages fail, the job goes on
+    └── AccountRejected      401 / 403: nothing can be sent with these credentials; the job stops
+
+Exception text never contains credentials: providers build messages from status codes and response bodies only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from senders.errors import SenderError
+
+OutcomeStatus = Literal["accepted", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One rendered message for one recipient, ready for its provider."""
+
+    message_id: str  # deterministic per (run, recipient, channel); carried to the provider for correlation
+    run_id: str
+    recipient_id: str
+    channel: str
+    address: str  # email address, E.164 phone, device token, profile id (in-app) or postal label (direct mail)
+    subject: str = ""
+    preheader: str = ""
+    title: str = ""
+    text: str = ""
+    html: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. List-Unsubscribe (email)
+    data: Mapping[str, str] = field(default_factory=dict)  # channel extras: push data, postal fields, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the provider said about one message of a call."""
+
+    message_id: str
+    status: OutcomeStatus
+    provider_id: str = ""  # the provider's id for the message or the request (e.g. X-Message-Id, Twilio SID)
+    reason: str = ""  # why it failed, in the provider's words (never credentials)
+
+
+class ProviderFault(SenderError):
+    """A provider call failed as a whole; subclasses say whether its messages may have gone out."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RateLimited(ProviderFault):
+    """The provider asked us to slow down; nothing in the call was accepted."""
+
+    def __init__(self, message: str, *, retry_after: float, status: int | None = 429) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class TransientFault(ProviderFault):
+    """A server-side failure (5xx, refused connection): nothing in the call was accepted; retry later."""
+
+
+class AmbiguousFault(ProviderFault):
+    """The request may have reached the provider (timeout, dropped connection): do not retry blindly."""
+
+
+class RequestRejected(ProviderFault):
+    """The provider refused this request as invalid (400, 413, ...): its messages fail, others can go on."""
+
+
+class AccountRejected(ProviderFault):
+    """The provider refused the credentials or the account (401, 403): nothing more can be sent."""
+
+
+class Provider(Protocol):
+    """A channel's gateway. Instances are used by one thread at a time; ``open`` makes one per worker."""
+
+    channel: str
+    max_batch: int  # most messages one ``send`` call may carry
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[Outcome]:
+        """Hand ``messages`` to the provider in one call; one Outcome per message, or raise a ProviderFault."""
+        ...
+
+    def lookup(self, message_ids: Sequence[str]) -> Mapping[str, bool | None]:
+        """Whether the provider has each message (True), surely has not (False), or cannot tell yet (None).
+
+        Used to settle messages whose call ended ambiguously, so they are neither lost nor sent twice."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files; called once when the worker stops."""
+        ...

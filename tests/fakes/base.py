@@ -1,0 +1,171 @@
+"""A local stand-in for a provider's HTTP API: a real threaded HTTP/1.1 server with keep-alive, added latency,
+and faults injected on demand. Each provider fake (SendGrid, Twilio, FCM) subclasses ``FakeProvider`` and
+implements ``handle``; the fakes are strict, so a request the real provider would refuse is refused.
+
+Faults are queued (``inject``) or drawn at a rate (``fault_rate``):
+
+    "429"            answer 429 with Retry-After (nothing is recorded)
+    "500", "503"     answer that status (nothing is recorded)
+    "timeout"        hold the request longer than the client waits, then drop it (nothing is recorded)
+    "accept_drop"    record the request as accepted, then close the connection without an answer
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+FAULTS = ("429", "500", "503", "timeout", "accept_drop")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None  # JSON-serialisable, or bytes, or None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeProvider:
+    """Subclass and implement ``handle(method, path, headers, body) -> Reply``; call ``accept_drop`` aware code
+    through ``commit`` so an accepted-then-dropped request is recorded exactly like an accepted one."""
+
+    def __init__(self, *, latency: float = 0.0, timeout_hold: float = 5.0, seed: int = 0) -> None:
+        self.latency = latency
+        self.timeout_hold = timeout_hold  # how long a "timeout" fault holds the request
+        self.fault_rate = 0.0
+        self.fault_kinds: tuple[str, ...] = ()
+        self.retry_after = 1
+        self._queue: deque[str] = deque()
+        self._random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.faults_served: dict[str, int] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ faults
+
+    def inject(self, *faults: str) -> None:
+        """Serve these faults to the next requests, in order."""
+        for f in faults:
+            if f not in FAULTS:
+                raise ValueError(f"unknown fault {f!r}; known: {', '.join(FAULTS)}")
+        with self.lock:
+            self._queue.extend(faults)
+
+    def storm(self, rate: float, kinds: tuple[str, ...] = FAULTS) -> None:
+        """Serve a random fault from ``kinds`` to a share ``rate`` of requests from now on (0 stops)."""
+        with self.lock:
+            self.fault_rate, self.fault_kinds = rate, kinds
+
+    def _next_fault(self) -> str | None:
+        with self.lock:
+            if self._queue:
+                return self._queue.popleft()
+            if self.fault_rate and self._random.random() < self.fault_rate:
+                return self._random.choice(self.fault_kinds)
+        return None
+
+    # ------------------------------------------------------------------ to implement
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ serving
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self, port: int = 0) -> FakeProvider:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with fake.lock:
+                    fake.requests += 1
+                if fake.latency:
+                    time.sleep(fake.latency)
+                fault = fake._next_fault()
+                if fault:
+                    with fake.lock:
+                        fake.faults_served[fault] = fake.faults_served.get(fault, 0) + 1
+                if fault == "timeout":
+                    time.sleep(fake.timeout_hold)
+                    self.close_connection = True
+                    _hard_close(self.connection)
+                    return
+                if fault in ("429", "500", "503"):
+                    status = int(fault)
+                    extra = {"Retry-After": str(fake.retry_after)} if status == 429 else {}
+                    if status == 429:
+                        extra["X-RateLimit-Reset"] = str(int(time.time()) + fake.retry_after)
+                    self._reply(Reply(status, {"errors": [{"message": f"injected {status}"}]}, extra))
+                    return
+                reply = fake.handle(self.command, self.path, {k: v for k, v in self.headers.items()}, body)
+                if fault == "accept_drop" and 200 <= reply.status < 300:
+                    self.close_connection = True
+                    _hard_close(self.connection)
+                    return
+                self._reply(reply)
+
+            def _reply(self, reply: Reply) -> None:
+                if reply.body is None:
+                    data = b""
+                elif isinstance(reply.body, bytes):
+                    data = reply.body
+                else:
+                    data = json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                if data and "Content-Type" not in reply.headers:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 128
+
+        self._server = Server(("127.0.0.1", port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeProvider:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _hard_close(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)
