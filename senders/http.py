@@ -11,6 +11,10 @@ After any error the connection is dropped and the next request opens a new one. 
 silently only when it is known to be closed *before* anything is sent: the server said ``Connection: close``, or
 the idle socket has become readable (end of file), which is how a server's idle timeout shows.
 
+``fault_for`` / ``raise_for_status`` turn an answer's status into the provider fault it means, with the first
+error text of its body; ``retry_after_seconds`` reads how long a 429 asks to wait; ``url_setting`` and
+``timeout_setting`` read a provider's host and timeout from the environment.
+
 Exception and log text never contains request headers or bodies: they carry credentials and personal data.
 """
 
@@ -35,12 +39,22 @@ from senders.errors import ProviderConfigError
 from senders.providers.base import (
     AccountRejected,
     AmbiguousFault,
+    ProviderFault,
     RateLimited,
     RequestRejected,
     TransientFault,
 )
 
-__all__ = ["HttpResponse", "KeepAlive", "error_text", "raise_for_status", "retry_after_seconds"]
+__all__ = [
+    "HttpResponse",
+    "KeepAlive",
+    "error_text",
+    "fault_for",
+    "raise_for_status",
+    "retry_after_seconds",
+    "timeout_setting",
+    "url_setting",
+]
 
 log = logging.getLogger(__name__)
 
@@ -303,21 +317,64 @@ def _first_error(value: Any) -> str | None:
 
 
 def raise_for_status(response: HttpResponse, *, provider: str) -> None:
-    """Return on 2xx; otherwise raise the fault the status means.
+    """Return on 2xx; otherwise raise ``fault_for(response, provider=provider)``."""
+    if not 200 <= response.status < 300:
+        raise fault_for(response, provider=provider)
+
+
+def fault_for(
+    response: HttpResponse, *, provider: str, detail: str | None = None, retry_after: float | None = None
+) -> ProviderFault:
+    """The fault a non-2xx answer means, by its status alone.
 
     429 → RateLimited (waiting as the headers say), 408 and 5xx → TransientFault (nothing was accepted),
     401 / 403 → AccountRejected, other 4xx → RequestRejected. Any other status (a redirect: a wrong host or
-    scheme) → AccountRejected too, so a setup mistake stops the job instead of failing its messages."""
+    scheme) → AccountRejected too, so a setup mistake stops the job instead of failing its messages.
+
+    The message is "<provider> answered <status>: <detail>", ``detail`` defaulting to the body's first error text;
+    ``retry_after`` replaces the wait read from the headers."""
     status = response.status
-    if 200 <= status < 300:
-        return
-    message = f"{provider} answered {status}: {error_text(response)}"
+    message = f"{provider} answered {status}: {detail if detail is not None else error_text(response)}"
     if status == 429:
-        raise RateLimited(message, retry_after=retry_after_seconds(response.headers), status=status)
+        wait = retry_after if retry_after is not None else retry_after_seconds(response.headers)
+        return RateLimited(message, retry_after=max(0.0, wait), status=status)
     if status >= 500 or status == 408:  # 408: the server gave up reading the request, so it did not act on it
-        raise TransientFault(message, status=status)
+        return TransientFault(message, status=status)
     if status in (401, 403):
-        raise AccountRejected(message, status=status)
+        return AccountRejected(message, status=status)
     if 400 <= status < 500:
-        raise RequestRejected(message, status=status)
-    raise AccountRejected(message, status=status)
+        return RequestRejected(message, status=status)
+    return AccountRejected(message, status=status)
+
+
+# ---------------------------------------------------------------------- settings
+
+
+def url_setting(env: Mapping[str, str], name: str, default: str = "") -> str:
+    """The http(s) URL in ``env[name]`` (or ``default``), without a trailing slash; "" when unset and no default.
+
+    Refuses credentials in the URL, and never quotes the value back (it may hold a secret by mistake)."""
+    value = env.get(name, "").strip() or default
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        raise ProviderConfigError(f"{name} must not carry credentials (user:password@host)")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProviderConfigError(f"{name} must be an http:// or https:// URL with a host")
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise ProviderConfigError(f"{name} has an invalid port") from exc
+    return value.rstrip("/")
+
+
+def timeout_setting(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds from ``env[name]``, else ``default``."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    seconds = _number(raw)
+    if seconds is None or seconds <= 0:
+        raise ProviderConfigError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return seconds
