@@ -45,9 +45,15 @@ class BuildResult:
     seconds: float
 
 
+SECRET_VARIABLES = frozenset(
+    {"SENDGRID_API_KEY", "TWILIO_AUTH_TOKEN", "HERALD_FCM_ACCESS_TOKEN", "HERALD_LINK_SECRET", "HERALD_API_TOKEN"}
+)
+
+
 def dbt_env(project: Project, *, batch_cutoff: str | None = None, target: str = "duckdb") -> dict[str, str]:
     """Environment for a dbt child process working on ``project``."""
-    env = dict(os.environ)
+    # Provider credentials and the link secret never reach dbt: it cannot log or record what it never sees.
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
     env.update(
         {
             "DBT_PROFILES_DIR": str(project.root),
@@ -56,6 +62,7 @@ def dbt_env(project: Project, *, batch_cutoff: str | None = None, target: str = 
             "DBT_TARGET_PATH": env.get("DBT_TARGET_PATH", str(project.warehouse_dir / "dbt" / "target")),
             "DBT_LOG_PATH": env.get("DBT_LOG_PATH", str(project.warehouse_dir / "dbt" / "logs")),
             "HERALD_LANDING_DIR": str(project.landing_dir),
+            "HERALD_LEDGER_DIR": str(project.ledger_dir),
             "HERALD_BUILD_PATH": str(project.build_path),
             "HERALD_TARGET": target,
         }

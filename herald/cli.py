@@ -9,8 +9,12 @@
     herald audience list|count|sql|build|generate    audiences from specs/audiences/
     herald prepare DELIVERY          a new frozen run of a delivery (typology rules, send list, controls)
     herald runs list|report|check    prepared runs; herald approve RUN --by NAME records an approval
+    herald send RUN [--dry-run]      send an approved run exactly once (progress, summary); resumable
+    herald pause|resume|cancel RUN   control a run's senders; herald ledger RUN [--message ID]
 
 Every command exits 0 on success, 1 on a failure Herald explains, 2 when an input file cannot be read.
+``herald send`` also exits 3 when the run may not be sent, 4 when it stopped early (paused, cancelled, account
+refused) and 5 when messages remain pending (outside the send window).
 """
 
 from __future__ import annotations
@@ -316,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events-per-profile", type=int, default=50)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", required=True, help="output folder (usable as a landing folder)")
+
+    from senders.cli import register as register_senders
+
+    register_senders(add)
 
     audience = sub.add_parser(
         "audience",

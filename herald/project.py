@@ -7,6 +7,7 @@ A project is the folder holding ``dbt_project.yml``. Under it, ``warehouse/`` (g
     ├── build/herald.duckdb                      the one file dbt writes
     ├── published/herald-<build id>.duckdb       read-only copies readers open
     ├── CURRENT                                  name of the published file readers should open
+    ├── ledger/<run id>/shard-NNN.jsonl          the send ledger: append-only journals the senders write
     └── locks/                                   advisory locks (one build at a time)
 
 ``HERALD_HOME`` overrides the project folder and ``HERALD_WAREHOUSE_DIR`` the state folder.
@@ -53,6 +54,10 @@ class Project:
         return self.warehouse_dir / "locks"
 
     @property
+    def ledger_dir(self) -> Path:
+        return self.warehouse_dir / "ledger"
+
+    @property
     def specs_dir(self) -> Path:
         return self.root / "specs"
 
@@ -63,6 +68,10 @@ class Project:
     def ensure_dirs(self) -> None:
         for d in (self.landing_dir, self.build_dir, self.published_dir, self.locks_dir):
             d.mkdir(parents=True, exist_ok=True)
+        # An empty journal, so the ledger source reads (zero rows) before any run was sent.
+        empty = self.ledger_dir / "_none" / "shard-000.jsonl"
+        empty.parent.mkdir(parents=True, exist_ok=True)
+        empty.touch(exist_ok=True)
 
 
 def find_project(start: Path | None = None) -> Project:

@@ -144,6 +144,22 @@ class Renderer:
                 raise TemplateError(f"template {where}, line {exc.lineno}: {exc.message}") from exc
         return self._compiled[key]
 
+    def environment(self, part: str) -> jinja2.Environment:
+        """The environment a part compiles in (HTML parts autoescape); for tools that analyse templates."""
+        return self._html_env if part == "html" else self._env
+
+    def compiled(self, name: str, locale: str, part: str) -> jinja2.Template | None:
+        """The compiled template of one part for one locale ('' is the default), or None if it has none."""
+        spec = self.load(name)
+        locale = locale if locale in spec.sources else ""
+        source = spec.parts(locale).get(part)
+        return None if source is None else self._compile(spec, locale, part, source)
+
+    @staticmethod
+    def locale_of(spec: TemplateSpec, recipient: Mapping[str, Any]) -> str:
+        language = str(recipient.get("language_code") or "")
+        return language if language in spec.sources else ""
+
     # ------------------------------------------------------------------ rendering
 
     def fields(self, name: str) -> set[str]:
@@ -163,8 +179,7 @@ class Renderer:
 
         Raises TemplateError naming the template, part, line and recipient (``label``) on any failure."""
         spec = self.load(name)
-        language = str(recipient.get("language_code") or "")
-        locale = language if language in spec.sources else ""
+        locale = self.locale_of(spec, recipient)
         values = {k: v for k, v in recipient.items() if v is not None}
         values.update(context or {})
         out: dict[str, str] = {}

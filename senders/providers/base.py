@@ -43,6 +43,9 @@ class OutgoingMessage:
     html: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. List-Unsubscribe (email)
     data: Mapping[str, str] = field(default_factory=dict)  # channel extras: push data, postal fields, ...
+    # Email only: when set, ``html`` and ``text`` are bodies shared by every message of the call, with tokens
+    # the provider replaces by these values per recipient (herald.content.shared).
+    substitutions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

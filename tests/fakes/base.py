@@ -85,13 +85,14 @@ class FakeProvider:
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self, port: int = 0) -> FakeProvider:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go in two writes: don't wait for the client's ACK
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass

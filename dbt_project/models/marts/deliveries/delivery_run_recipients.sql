@@ -115,17 +115,40 @@ addressed as (
 
 ),
 
+channel_wide_opt_outs as (
+
+    -- "Unsubscribe from everything" on this channel (topic 'all'): it cancels every opt-in given before it.
+    select
+        profile_id,
+        max(status_since) as opted_out_everywhere_at
+    from {{ ref('profile_consents') }}
+    where channel = {{ sql_text(channel) }}
+        and topic = 'all'
+        and consent_status = 'opted_out'
+    group by profile_id
+
+),
+
 consents as (
 
     -- The opt-in that allows this message: channel (and topic), the most recent when several apply.
     select
-        profile_id,
-        profile_consent_id,
-        row_number() over (partition by profile_id order by status_since desc, profile_consent_id) as consent_rank
-    from {{ ref('profile_consents') }}
-    where channel = {{ sql_text(channel) }}
-        and is_opted_in
-        {% if run.topic %}and topic = {{ sql_text(run.topic) }}{% endif %}
+        topic_consents.profile_id,
+        topic_consents.profile_consent_id,
+        row_number() over (
+            partition by topic_consents.profile_id
+            order by topic_consents.status_since desc, topic_consents.profile_consent_id
+        ) as consent_rank
+    from {{ ref('profile_consents') }} as topic_consents
+    left join channel_wide_opt_outs
+        on channel_wide_opt_outs.profile_id = topic_consents.profile_id
+    where topic_consents.channel = {{ sql_text(channel) }}
+        and topic_consents.is_opted_in
+        {% if run.topic %}and topic_consents.topic = {{ sql_text(run.topic) }}{% endif %}
+        and (
+            channel_wide_opt_outs.opted_out_everywhere_at is null
+            or topic_consents.status_since > channel_wide_opt_outs.opted_out_everywhere_at
+        )
 
 ),
 

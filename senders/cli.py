@@ -1,0 +1,129 @@
+"""The delivery side's commands: ``herald send``, ``pause`` / ``resume`` / ``cancel``, ``ledger``.
+
+Thin wrappers over ``senders.job`` and ``senders.ledger``; ``herald.cli`` registers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from herald.project import Project
+from senders import ledger
+from senders.job import Progress, SendJob, SendOptions, SendSummary, SendWindow
+
+Handler = Callable[[argparse.Namespace, Project], int]
+
+
+class _Bar:
+    """sent / total, rate and ETA on one line of stderr, at most five times a second."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2 and p.done < p.total:
+            return
+        self.last = now
+        share = p.done / p.total if p.total else 1.0
+        filled = int(share * 30)
+        eta = "--" if p.eta_seconds is None else f"{p.eta_seconds:,.0f}s"
+        line = f"[{'#' * filled}{'.' * (30 - filled)}] {p.done:,}/{p.total:,} · {p.rate:,.0f}/s · ETA {eta}"
+        print(("\r" if self.tty else "") + line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+
+def format_summary(s: SendSummary) -> str:
+    lines = [
+        f"run {s.run_id}: {s.total:,} recipients"
+        + (" (dry run: nothing was sent)" if s.dry_run else f", {s.sent_now:,} sent now in {s.elapsed:.1f}s")
+    ]
+    for state in ("accepted", "valid", "invalid", "failed", "unknown", "skipped", "released", "pending"):
+        if s.states.get(state):
+            lines.append(f"  {state:<9} {s.states[state]:>9,}")
+    if s.reasons:
+        lines.append("Reasons:")
+        lines += [f"  {n:>9,}  {why}" for why, n in sorted(s.reasons.items(), key=lambda kv: -kv[1])[:15]]
+    if s.provider_events:
+        lines.append("Provider: " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.provider_events.items())))
+    if s.stopped:
+        lines.append(f"Stopped: {s.stopped}")
+    elif not s.dry_run and s.states.get("pending"):
+        lines.append("Messages still pending (outside the send window, or left by a stop): run `herald send` again.")
+    if s.states.get("unknown"):
+        lines.append("Unknown messages are never re-sent blindly; provider events or a later run settle them.")
+    return "\n".join(lines)
+
+
+def cmd_send(args: argparse.Namespace, project: Project) -> int:
+    """Send a prepared, approved run, exactly once. Example: ``herald send r20261203T080000-winter_sale_email``"""
+    options = SendOptions(
+        dry_run=args.dry_run,
+        concurrency=args.concurrency,
+        max_batch=args.batch_size,
+        max_per_hour=args.max_per_hour,
+        send_window=SendWindow.parse(args.window) if args.window else None,
+    )
+    job = SendJob(project, args.run, options, progress=None if args.quiet else _Bar())
+    summary = job.run()
+    if not args.quiet and sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(format_summary(summary))
+    if summary.stopped:
+        return 4
+    return 0 if summary.dry_run or summary.complete else 5
+
+
+def _control(state: ledger.ControlState) -> Handler:
+    def handler(args: argparse.Namespace, project: Project) -> int:
+        c = ledger.set_control(project, args.run, state, by=args.by, reason=args.reason or "")
+        print(f"run {args.run} is now {c.state} (by {c.by})")
+        return 0
+
+    handler.__doc__ = {
+        "paused": "Pause a run: senders stop after their current window. Example: ``herald pause RUN --by anna``",
+        "active": "Resume a paused run (then run ``herald send`` again). Example: ``herald resume RUN --by anna``",
+        "cancelled": "Cancel a run for good: nothing more is sent. Example: ``herald cancel RUN --by anna``",
+    }[state]
+    return handler
+
+
+def cmd_ledger(args: argparse.Namespace, project: Project) -> int:
+    """What the ledger holds for a run, or for one message. Example: ``herald ledger RUN --message m1a2…``"""
+    if args.message:
+        history = [e for e in ledger.read_history(project, args.run) if e.message_id == args.message]
+        if not history:
+            print(f"no message {args.message} in run {args.run}", file=sys.stderr)
+            return 1
+        for e in history:
+            print(f"{e.at}  {e.state:<9} attempt {e.attempt}  {e.provider_id:<24} {e.reason}")
+        return 0
+    latest = ledger.read_run(project, args.run)
+    counts: dict[str, int] = {}
+    for e in latest.values():
+        counts[e.state] = counts.get(e.state, 0) + 1
+    c = ledger.control(project, args.run)
+    print(f"run {args.run} ({c.state}): " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("send", cmd_send)
+    p.add_argument("run", help="run id (see `herald runs list`)")
+    p.add_argument("--dry-run", action="store_true", help="render and validate every message; send nothing")
+    p.add_argument("--concurrency", type=int, default=8, help="provider calls in flight (default 8)")
+    p.add_argument("--batch-size", type=int, default=None, help="most messages per provider call")
+    p.add_argument("--max-per-hour", type=int, default=None, help="throttle: at most N messages per hour")
+    p.add_argument("--window", help="send only between these local hours of each recipient, e.g. 08:00-21:00")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    for name, state in (("pause", "paused"), ("resume", "active"), ("cancel", "cancelled")):
+        p = add(name, _control(state))  # type: ignore[arg-type]
+        p.add_argument("run")
+        p.add_argument("--by", required=True, help="who (recorded in the ledger)")
+        p.add_argument("--reason", help="why (recorded)")
+    p = add("ledger", cmd_ledger)
+    p.add_argument("run")
+    p.add_argument("--message", help="one message id: its whole history")

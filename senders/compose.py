@@ -1,0 +1,185 @@
+"""From a send-list row to the message its provider receives, through the one renderer.
+
+Preview, proof and send all compose here: ``Composer.compose`` renders one recipient's whole message with
+``Renderer.render``; ``Composer.compose_shared`` gives the same message as a shared body plus substitutions
+when the template allows it (herald.content.shared), or None so the caller falls back to ``compose``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import escape
+
+from herald.content.render import RenderedMessage, Renderer
+from herald.content.shared import SharedForm, shared_form
+from senders.links import Links
+from senders.providers.base import OutgoingMessage
+
+_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+PREHEADER_TOKEN_PART = "preheader"
+MAX_SUBSTITUTION_BYTES = 9000  # SendGrid allows 10,000 per personalization; leave room for the preheader
+POSTAL_FIELDS = ("full_name", "address_line1", "address_line2", "postal_code", "city", "country_code")
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One sendable row of a run's send list, with what the sender needs beside it."""
+
+    message_id: str
+    recipient_id: str
+    profile_id: str | None
+    address: str
+    group: str
+    variant: str
+    payload: Mapping[str, Any]
+    time_zone: str = ""
+    extras: Mapping[str, str] = field(default_factory=dict)  # postal fields (direct mail)
+
+    @classmethod
+    def from_row(cls, message_id: str, row: Mapping[str, Any]) -> Recipient:
+        payload = row.get("payload")
+        return cls(
+            message_id=message_id,
+            recipient_id=str(row["recipient_id"]),
+            profile_id=None if row.get("profile_id") is None else str(row["profile_id"]),
+            address=str(row.get("address") or ""),
+            group=str(row.get("recipient_group") or ""),
+            variant=str(row.get("variant") or ""),
+            payload=json.loads(payload) if isinstance(payload, str) and payload else {},
+            time_zone=str(row.get("time_zone") or ""),
+            extras={k: str(row[k]) for k in POSTAL_FIELDS if row.get(k) is not None},
+        )
+
+
+def with_preheader(html: str, preheader_html: str) -> str:
+    """Put the preheader where inboxes look for it: hidden text first in the body."""
+    if not preheader_html:
+        return html
+    hidden = f'<div style="display:none;max-height:0;overflow:hidden">{preheader_html}</div>'
+    m = _BODY_TAG.search(html)
+    return html[: m.end()] + hidden + html[m.end() :] if m else hidden + html
+
+
+class Composer:
+    """Composes the messages of one delivery run."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        template: str,
+        *,
+        run_id: str,
+        channel: str,
+        delivery_id: str,
+        campaign_id: str,
+        links: Links,
+    ) -> None:
+        self.renderer = renderer
+        self.template = template
+        self.spec = renderer.load(template)
+        self.run_id = run_id
+        self.channel = channel
+        self.delivery_id = delivery_id
+        self.campaign_id = campaign_id
+        self.links = links
+        self._forms: dict[str, SharedForm | None] = {}
+        self._html_cache: dict[tuple[int, str], str] = {}
+
+    def context(self, r: Recipient) -> dict[str, Any]:
+        return {
+            "unsubscribe_url": self.links.unsubscribe_url(r.message_id),
+            "preferences_url": self.links.preferences_url(r.message_id),
+            "message_id": r.message_id,
+            "delivery_id": self.delivery_id,
+            "campaign_id": self.campaign_id,
+            "variant": r.variant,
+        }
+
+    def _headers(self, r: Recipient) -> dict[str, str]:
+        return self.links.list_unsubscribe_headers(r.message_id) if self.channel == "email" else {}
+
+    def _data(self, r: Recipient) -> dict[str, str]:
+        if self.channel == "direct_mail":
+            return dict(r.extras)
+        if self.channel == "push":
+            return {"message_id": r.message_id, "delivery_id": self.delivery_id}
+        return {}
+
+    def message(self, r: Recipient, rendered: RenderedMessage) -> OutgoingMessage:
+        html = rendered.html
+        if self.channel == "email":
+            html = with_preheader(html, str(escape(rendered.preheader)))
+        return OutgoingMessage(
+            message_id=r.message_id,
+            run_id=self.run_id,
+            recipient_id=r.recipient_id,
+            channel=self.channel,
+            address=r.address,
+            subject=rendered.subject,
+            preheader=rendered.preheader,
+            title=rendered.title,
+            text=rendered.text,
+            html=html,
+            headers=self._headers(r),
+            data=self._data(r),
+        )
+
+    def compose(self, r: Recipient) -> OutgoingMessage:
+        """The whole message for ``r``; raises TemplateError naming template, part, line and recipient."""
+        rendered = self.renderer.render(self.template, r.payload, self.context(r), label=r.recipient_id)
+        return self.message(r, rendered)
+
+    def compose_shared(self, r: Recipient) -> OutgoingMessage | None:
+        """The same message as a shared body plus substitutions (email only), or None to use ``compose``."""
+        if self.channel != "email":
+            return None
+        locale = Renderer.locale_of(self.spec, r.payload)
+        if locale not in self._forms:
+            self._forms[locale] = shared_form(self.renderer, self.template, locale)
+        form = self._forms[locale]
+        if form is None:
+            return None
+        values = {k: v for k, v in r.payload.items() if v is not None}
+        values.update(self.context(r))
+        subs = form.substitutions(values)
+        if subs is None or sum(len(k) + len(v.encode()) for k, v in subs.items()) > MAX_SUBSTITUTION_BYTES:
+            return None
+        try:
+            subject = self._render_part(locale, "subject", values)
+            preheader = self._render_part(locale, "preheader", values)
+        except Exception:
+            return None  # compose() will raise the renderer's precise error
+        token = form.token(PREHEADER_TOKEN_PART, 0)
+        html = form.bodies.get("html", "")
+        if preheader and html:
+            html = self._shared_html(form, token)
+            subs[token] = str(escape(preheader))
+        return OutgoingMessage(
+            message_id=r.message_id,
+            run_id=self.run_id,
+            recipient_id=r.recipient_id,
+            channel=self.channel,
+            address=r.address,
+            subject=subject,
+            preheader=preheader,
+            text=form.bodies.get("text", ""),
+            html=html,
+            headers=self._headers(r),
+            substitutions=subs,
+        )
+
+    def _render_part(self, locale: str, part: str, values: Mapping[str, Any]) -> str:
+        compiled = self.renderer.compiled(self.template, locale, part)
+        return "" if compiled is None else str(compiled.render(values)).strip()
+
+    def _shared_html(self, form: SharedForm, token: str) -> str:
+        # One string object per form, so messages of one form share it and group by it cheaply.
+        key = (id(form), token)
+        if key not in self._html_cache:
+            self._html_cache[key] = with_preheader(form.bodies["html"], token)
+        return self._html_cache[key]

@@ -1,0 +1,512 @@
+"""``herald send RUN``: turn a prepared, approved run's send list into messages, exactly once.
+
+For each shard of the run it can lock (see senders.ledger), the job:
+1. settles what a previous sender left in flight (``claimed`` → ``unknown``) and asks the provider about
+   every ``unknown`` message (found → accepted, surely absent → sent again, cannot tell → stays unknown);
+2. takes the next window of pending messages, skips those opted out or quarantined since preparation
+   (re-checked now, against the latest landed unsubscribes), defers those outside the send window in the
+   recipient's time zone, and renders the rest with the one renderer;
+3. claims them in the journal and fsyncs, *then* calls the provider (concurrently, several calls in flight);
+4. appends each outcome.
+A kill anywhere loses nothing and sends nothing twice: a claim without an outcome is never re-sent blindly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+import zoneinfo
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from herald import warehouse
+from herald.campaigns.approvals import check_send
+from herald.campaigns.catalog import Catalog
+from herald.content.render import Renderer
+from herald.errors import TemplateError
+from herald.project import Project
+from senders import ledger
+from senders.compose import POSTAL_FIELDS, Composer, Recipient
+from senders.dispatch import Gate, RetryPolicy, Settled, call
+from senders.errors import SendRefused
+from senders.links import Links
+from senders.providers import open_provider
+from senders.providers.base import AccountRejected, OutgoingMessage, Provider
+from senders.suppression import Suppressions
+
+
+@dataclass(frozen=True, slots=True)
+class SendWindow:
+    """Local hours (in each recipient's time zone) during which messages may go out: [start, end)."""
+
+    start: dt.time
+    end: dt.time
+
+    @classmethod
+    def parse(cls, text: str) -> SendWindow:
+        try:
+            a, b = text.split("-")
+            return cls(dt.time.fromisoformat(a.strip()), dt.time.fromisoformat(b.strip()))
+        except ValueError as exc:
+            raise SendRefused(f"send window {text!r} is not HH:MM-HH:MM") from exc
+
+    def allows(self, now_utc: dt.datetime, time_zone: str, fallback: str) -> bool:
+        try:
+            tz = zoneinfo.ZoneInfo(time_zone or fallback)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            tz = zoneinfo.ZoneInfo(fallback)
+        local = now_utc.astimezone(tz).time()
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # a window across midnight
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    dry_run: bool = False
+    concurrency: int = 8
+    shards: int | None = None  # proposed for a run's first sender (default: one per 5,000); later ones use the run's
+    max_batch: int | None = None  # at most this many messages per provider call (default: the provider's most)
+    max_per_hour: int | None = None
+    send_window: SendWindow | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    lookup_unknown: bool = True  # ask the provider about messages a previous sender left unknown
+    ignore_approval: bool = False  # for proofs and tests of the send path only; never from the CLI
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    done: int
+    total: int
+    rate: float  # messages settled per second in this process
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendSummary:
+    run_id: str
+    total: int
+    states: Mapping[str, int]  # accepted / failed / unknown / skipped / pending / released
+    reasons: Mapping[str, int]  # "<state>: <reason kind>" → count, for what did not go out
+    sent_now: int  # accepted by this process
+    elapsed: float
+    busy_shards: int = 0  # shards another sender held when this one finished
+    stopped: str = ""  # why the job stopped early (paused, cancelled, account rejected), if it did
+    provider_events: Mapping[str, int] = field(default_factory=dict)  # rate_limited, transient, ambiguous, ...
+    dry_run: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.states.get("pending") and not self.states.get("released") and not self.busy_shards
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    delivery_id: str
+    campaign_id: str
+    channel: str
+    topic: str | None
+    template: str
+    time_zone: str
+
+
+def load_run(project: Project, run_id: str) -> tuple[RunInfo, list[Recipient]]:
+    """The run and its sendable recipients (targets, variants, seeds; never the control group)."""
+    con = warehouse.connect(project)
+    try:
+        row = con.execute(
+            "select delivery_id, campaign_id, channel from delivery_runs where run_id = ?", [run_id]
+        ).fetchone()
+        if row is None:
+            raise SendRefused(f"no prepared run {run_id!r} in the published warehouse (see `herald runs list`)")
+        postal = ", ".join(f"p.{c}" for c in POSTAL_FIELDS)
+        table = con.execute(
+            f"select s.recipient_id, s.profile_id, s.address, s.recipient_group, s.variant, s.payload, s.topic,"
+            f" p.time_zone, {postal} from send_lists s left join profiles p on p.profile_id = s.profile_id"
+            " where s.run_id = ? and s.is_sendable and s.recipient_group <> 'control' order by s.recipient_id",
+            [run_id],
+        ).to_arrow_table()
+    finally:
+        con.close()
+    delivery_id, campaign_id, channel = (str(v) for v in row)
+    ref = Catalog.of(project).delivery(delivery_id)
+    rows = table.to_pylist()
+    topic = next((r["topic"] for r in rows if r.get("topic")), ref.delivery.topic)
+    info = RunInfo(
+        run_id, delivery_id, campaign_id, channel, topic, ref.delivery.template, ref.delivery.schedule.time_zone
+    )
+    recipients = [Recipient.from_row(ledger.message_id(run_id, str(r["recipient_id"]), channel), r) for r in rows]
+    return info, recipients
+
+
+class _Throttle:
+    """At most ``per_hour`` messages per hour, spread evenly (a token bucket with a one-minute burst)."""
+
+    def __init__(self, per_hour: int | None) -> None:
+        self.rate = per_hour / 3600 if per_hour else None
+        self.tokens = (self.rate or 0) * 60
+        self.stamp = time.monotonic()
+
+    def take(self, n: int) -> None:
+        if self.rate is None:
+            return
+        now = time.monotonic()
+        self.tokens = min(self.rate * 60, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        self.tokens -= n
+        if self.tokens < 0:
+            time.sleep(-self.tokens / self.rate)
+
+
+class SendJob:
+    """One sender process's work on one run. ``run()`` returns the run's summary."""
+
+    def __init__(
+        self,
+        project: Project,
+        run_id: str,
+        options: SendOptions | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        provider_factory: Callable[[], Provider] | None = None,
+    ) -> None:
+        self.project = project
+        self.run_id = run_id
+        self.options = options or SendOptions()
+        self.env = dict(os.environ if env is None else env)
+        self.progress = progress
+        self._factory = provider_factory
+        self.gate = Gate()
+        self._local = threading.local()
+        self._providers: list[Provider] = []
+        self._providers_lock = threading.Lock()
+        self._throttle = _Throttle(self.options.max_per_hour)
+        self._sent_now = 0
+        self._done_now = 0
+        self._started = time.monotonic()
+        self._stop = ""
+
+    # ------------------------------------------------------------------ setup
+
+    def _check(self) -> None:
+        state = ledger.control(self.project, self.run_id)
+        if state.state != "active":
+            raise SendRefused(
+                f"run {self.run_id} is {state.state} (by {state.by or '?'}"
+                + (f": {state.reason}" if state.reason else "")
+                + ")"
+                + ("; `herald send resume` it first" if state.state == "paused" else "")
+            )
+        if self.options.ignore_approval or self.options.dry_run:
+            return
+        verdict = check_send(self.project, self.run_id)
+        if not verdict.allowed:
+            raise SendRefused(f"run {self.run_id} may not be sent: " + "; ".join(verdict.reasons))
+
+    def _provider(self) -> Provider:
+        p: Provider | None = getattr(self._local, "provider", None)
+        if p is None:
+            if self._factory is not None:
+                p = self._factory()
+            else:
+                p = open_provider(
+                    self.delivery,
+                    project=self.project,
+                    run_id=self.run_id,
+                    campaign_id=self.info.campaign_id,
+                    env=self.env,
+                    sandbox=self.options.dry_run,
+                )
+            self._local.provider = p
+            with self._providers_lock:
+                self._providers.append(p)
+        return p
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> SendSummary:
+        self._check()
+        self.info, recipients = load_run(self.project, self.run_id)
+        self.delivery = Catalog.of(self.project).delivery(self.info.delivery_id).delivery
+        links = Links.from_env(self.env, required=not self.options.dry_run)
+        self.composer = Composer(
+            Renderer(self.project.specs_dir / "templates"),
+            self.info.template,
+            run_id=self.run_id,
+            channel=self.info.channel,
+            delivery_id=self.info.delivery_id,
+            campaign_id=self.info.campaign_id,
+            links=links,
+        )
+        if self.options.dry_run:
+            return self._dry_run(recipients)
+        typology = Catalog.of(self.project).typology(self.delivery.typology)
+        self.suppressions = Suppressions(
+            self.project, channel=self.info.channel, topic=self.info.topic, consent=typology.require_consent
+        )
+        proposed = self.options.shards or max(2, min(64, len(recipients) // 5000))
+        shards = ledger.shard_count(self.project, self.run_id, proposed)
+        by_shard: dict[int, list[Recipient]] = {}
+        for r in recipients:
+            by_shard.setdefault(ledger.shard_of(r.message_id, shards), []).append(r)
+        self.total = len(recipients)
+        self._done_before = sum(
+            1 for e in ledger.read_run(self.project, self.run_id).values() if e.state in ledger.SETTLED
+        )
+        order = sorted(by_shard, key=lambda k: (k - os.getpid()) % shards)  # senders start apart
+        busy = []
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="send")
+        try:
+            for k in order:
+                shard = ledger.Shard(self.project, self.run_id, k)
+                if not shard.try_lock():
+                    busy.append(k)
+                    continue
+                with shard:
+                    self._work(shard, by_shard[k], pool)
+                if self._stop:
+                    break
+            # Shards another sender held: wait for it, then finish whatever it left (usually nothing).
+            for k in busy if not self._stop else []:
+                shard = ledger.Shard(self.project, self.run_id, k)
+                shard.try_lock(wait=True)
+                with shard:
+                    self._work(shard, by_shard[k], pool)
+                if self._stop:
+                    break
+        finally:
+            pool.shutdown(wait=True)
+            for p in self._providers:
+                p.close()
+        summary = self.summary(recipients)
+        if self.info.channel == "direct_mail" and summary.complete:
+            self._finish_direct_mail()
+        return summary
+
+    def _finish_direct_mail(self) -> None:
+        from senders.providers.direct_mail import DirectMailProvider
+
+        provider = DirectMailProvider(self.project, self.run_id, self.info.delivery_id)
+        provider.finish(self.run_id)
+
+    def _entry(self, r: Recipient, state: ledger.State, attempt: int, **kw: Any) -> ledger.Entry:
+        return ledger.Entry(
+            message_id=r.message_id,
+            state=state,
+            attempt=attempt,
+            run_id=self.run_id,
+            recipient_id=r.recipient_id,
+            profile_id=r.profile_id or "",
+            channel=self.info.channel,
+            delivery_id=self.info.delivery_id,
+            content_hash=self.composer.spec.content_hash,
+            **kw,
+        )
+
+    def _work(self, shard: ledger.Shard, recipients: list[Recipient], pool: ThreadPoolExecutor) -> None:
+        by_id = {r.message_id: r for r in recipients}
+        # 1. what a previous sender left: in flight → unknown; unknown → ask the provider.
+        stale = [
+            self._entry(by_id[m], "unknown", e.attempt, reason="the sender stopped during the provider call")
+            for m, e in shard.last.items()
+            if e.state == "claimed" and m in by_id
+        ]
+        shard.append(stale)
+        unknown = [by_id[m] for m, e in shard.last.items() if e.state == "unknown" and m in by_id]
+        if unknown and self.options.lookup_unknown:
+            self._reconcile(shard, unknown)
+        # 2-4. windows of pending messages.
+        pending = [r for r in recipients if shard.last.get(r.message_id) is None or _claimable(shard, r)]
+        provider = self._provider()
+        batch = min(provider.max_batch, self.options.max_batch or provider.max_batch)
+        window = max(batch * self.options.concurrency * 2, 64)
+        for start in range(0, len(pending), window):
+            if self._paused_or_cancelled():
+                return
+            self._window(shard, pending[start : start + window], pool, batch)
+            if self._stop:
+                return
+
+    def _reconcile(self, shard: ledger.Shard, unknown: list[Recipient]) -> None:
+        provider = self._provider()
+        for start in range(0, len(unknown), 500):
+            chunk = unknown[start : start + 500]
+            try:
+                found = provider.lookup([r.message_id for r in chunk])
+            except Exception as exc:
+                self.gate.count(f"lookup failed: {type(exc).__name__}")
+                return
+            entries = []
+            for r in chunk:
+                attempt = shard.last[r.message_id].attempt
+                if found.get(r.message_id) is True:
+                    entries.append(self._entry(r, "accepted", attempt, provider_id="lookup", reason="found"))
+                elif found.get(r.message_id) is False:
+                    entries.append(self._entry(r, "released", attempt, reason="not found at the provider"))
+            shard.append(entries)
+
+    def _paused_or_cancelled(self) -> bool:
+        state = ledger.control(self.project, self.run_id)
+        if state.state != "active":
+            self._stop = f"{state.state} by {state.by or '?'}" + (f": {state.reason}" if state.reason else "")
+            return True
+        return False
+
+    def _window(self, shard: ledger.Shard, window: list[Recipient], pool: ThreadPoolExecutor, max_batch: int) -> None:
+        self.suppressions.refresh()
+        now = self.options.now()
+        skipped: list[ledger.Entry] = []
+        failed: list[ledger.Entry] = []
+        ready: list[tuple[Recipient, OutgoingMessage]] = []
+        for r in window:
+            reason = self.suppressions.reason(r.profile_id, r.address)
+            if reason is not None:
+                skipped.append(self._entry(r, "skipped", 0, reason=reason))
+                continue
+            sw = self.options.send_window
+            if sw is not None and r.group != "seed" and not sw.allows(now, r.time_zone, self.info.time_zone or "UTC"):
+                continue  # deferred: stays pending for a later run of the job
+            try:
+                message = self.composer.compose_shared(r) or self.composer.compose(r)
+            except TemplateError as exc:
+                failed.append(self._entry(r, "failed", 0, reason=f"template: {exc}"))
+                continue
+            ready.append((r, message))
+        shard.append(skipped + failed)
+        self._done_now += len(skipped) + len(failed)
+        if not ready:
+            return
+        self._throttle.take(len(ready))
+        attempt = {
+            r.message_id: shard.last[r.message_id].attempt + 1 if r.message_id in shard.last else 1 for r, _ in ready
+        }
+        shard.append(self._entry(r, "claimed", attempt[r.message_id]) for r, _ in ready)  # durable before the call
+        units = list(_units(ready, max_batch))
+        by_id = {r.message_id: r for r, _ in ready}
+        futures: set[Future[list[Settled]]] = {pool.submit(self._call, [m for _, m in u]) for u in units}
+        rejected: AccountRejected | None = None
+        while futures:
+            done, futures = wait(futures, return_when=FIRST_COMPLETED)
+            for f in done:
+                try:
+                    settled = f.result()
+                except AccountRejected as exc:
+                    rejected = exc
+                    continue
+                shard.append(
+                    (
+                        self._entry(
+                            by_id[s.message_id],
+                            s.state,  # type: ignore[arg-type]
+                            attempt[s.message_id],
+                            provider_id=s.provider_id,
+                            reason=s.reason,
+                        )
+                        for s in settled
+                    ),
+                    sync=False,  # an outcome lost to a crash only makes its message unknown, never re-sent
+                )
+                self._done_now += len(settled)
+                self._sent_now += sum(1 for s in settled if s.state == "accepted")
+                self._report()
+        shard.sync()
+        if rejected is not None:
+            # Nothing of these calls was accepted: release them so a corrected key can send them later.
+            left = [r for r, _ in ready if shard.last[r.message_id].state == "claimed"]
+            shard.append(self._entry(r, "released", attempt[r.message_id], reason=str(rejected)) for r in left)
+            self._stop = f"the provider refused the account: {rejected}"
+
+    def _call(self, messages: list[OutgoingMessage]) -> list[Settled]:
+        return call(self._provider(), messages, self.gate, self.options.retry)
+
+    def _report(self) -> None:
+        if self.progress is None:
+            return
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        rate = self._done_now / elapsed
+        done = self._done_before + self._done_now
+        eta = (self.total - done) / rate if rate > 0 else None
+        self.progress(Progress(done, self.total, rate, eta))
+
+    # ------------------------------------------------------------------ dry run and summary
+
+    def _dry_run(self, recipients: list[Recipient]) -> SendSummary:
+        states: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        for r in recipients:
+            try:
+                self.composer.compose(r)
+                states["valid"] += 1
+            except TemplateError as exc:
+                states["invalid"] += 1
+                reasons[f"invalid: {str(exc)[:200]}"] += 1
+        return SendSummary(
+            self.run_id,
+            len(recipients),
+            dict(states),
+            dict(reasons),
+            0,
+            time.monotonic() - self._started,
+            dry_run=True,
+        )
+
+    def summary(self, recipients: Sequence[Recipient]) -> SendSummary:
+        latest = ledger.read_run(self.project, self.run_id)
+        states: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        for r in recipients:
+            e = latest.get(r.message_id)
+            state = "pending" if e is None else e.state
+            states[state] += 1
+            if e is not None and state != "accepted" and e.reason:
+                reasons[f"{state}: {_reason_kind(e.reason)}"] += 1
+        busy = 0
+        return SendSummary(
+            run_id=self.run_id,
+            total=len(recipients),
+            states=dict(states),
+            reasons=dict(reasons),
+            sent_now=self._sent_now,
+            elapsed=time.monotonic() - self._started,
+            busy_shards=busy,
+            stopped=self._stop,
+            provider_events=dict(self.gate.events),
+        )
+
+
+def _claimable(shard: ledger.Shard, r: Recipient) -> bool:
+    return shard.last[r.message_id].state == "released"
+
+
+def _units(
+    ready: list[tuple[Recipient, OutgoingMessage]], max_batch: int
+) -> Iterator[list[tuple[Recipient, OutgoingMessage]]]:
+    """Provider calls: messages with the same shared body together (up to ``max_batch``), others alone."""
+    if max_batch <= 1:
+        for item in ready:
+            yield [item]
+        return
+    groups: dict[tuple[str, str] | str, list[tuple[Recipient, OutgoingMessage]]] = {}
+    for r, m in ready:
+        key: tuple[str, str] | str = (m.html, m.text) if m.substitutions else m.message_id
+        group = groups.setdefault(key, [])
+        group.append((r, m))
+        if len(group) == max_batch:
+            yield group
+            groups[key] = []
+    for group in groups.values():
+        if group:
+            yield group
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason without its per-message details, for counting."""
+    return reason.split(" for recipient ")[0].split(": ", 2)[0] if reason.startswith("template") else reason[:120]

@@ -1,0 +1,66 @@
+"""Signed per-message links: one-click unsubscribe (RFC 8058) and the preference page.
+
+A link carries the message id and an HMAC of it under ``HERALD_LINK_SECRET``, so the public endpoints can
+tell which message (hence which profile, through the ledger) it came from, and nobody can forge another
+person's link. The token holds no personal data.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from senders.errors import ProviderConfigError
+
+DEFAULT_PUBLIC_URL = "http://localhost:8700"
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    public_url: str
+    secret: bytes = field(repr=False)
+    unsubscribe_mailto: str = ""  # e.g. unsubscribe@shop.example; empty: no mailto in List-Unsubscribe
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, required: bool = True) -> Links:
+        env = os.environ if env is None else env
+        secret = env.get("HERALD_LINK_SECRET", "")
+        if not secret:
+            if required:
+                raise ProviderConfigError(
+                    "HERALD_LINK_SECRET is not set: unsubscribe and preference links must be signed"
+                )
+            secret = "unsigned-preview-only"
+        return cls(
+            public_url=env.get("HERALD_PUBLIC_URL", DEFAULT_PUBLIC_URL).rstrip("/"),
+            secret=secret.encode(),
+            unsubscribe_mailto=env.get("HERALD_UNSUBSCRIBE_MAILTO", ""),
+        )
+
+    def token(self, message_id: str) -> str:
+        mac = hmac.new(self.secret, message_id.encode(), hashlib.sha256).digest()[:16]
+        return f"{message_id}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+    def verify(self, token: str) -> str | None:
+        """The message id a token was made for, or None if it was not made with this secret."""
+        message_id, _, _ = token.partition(".")
+        return message_id if message_id and hmac.compare_digest(self.token(message_id), token) else None
+
+    def unsubscribe_url(self, message_id: str) -> str:
+        return f"{self.public_url}/u/{self.token(message_id)}"
+
+    def preferences_url(self, message_id: str) -> str:
+        return f"{self.public_url}/p/{self.token(message_id)}"
+
+    def list_unsubscribe_headers(self, message_id: str) -> dict[str, str]:
+        """RFC 2369 / RFC 8058 headers: an https one-click URL (and a mailto when configured)."""
+        targets = [f"<{self.unsubscribe_url(message_id)}>"]
+        if self.unsubscribe_mailto:
+            subject = quote(f"unsubscribe {self.token(message_id)}")
+            targets.append(f"<mailto:{self.unsubscribe_mailto}?subject={subject}>")
+        return {"List-Unsubscribe": ", ".join(targets), "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}

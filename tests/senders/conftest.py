@@ -1,0 +1,178 @@
+"""A warehouse with runs big enough to kill a sender in the middle of: 18,000 generated profiles, built once per
+session, with three deliveries prepared through dbt. Tests send from private copies (``send_project``), each
+with its own ledger, against a strict fake SendGrid in this process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from herald import landing
+from herald.build import build
+from herald.campaigns.prepare import prepare
+from herald.generate.core import generate
+from herald.project import Project
+from tests.conftest import make_scratch_project
+from tests.fakes.sendgrid import FakeSendGrid
+
+API_KEY = "SG.canary-7f3c9e21d4b8a6f0.key-that-must-never-leak"
+LINK_SECRET = "link-secret-for-tests"
+
+SPECS: dict[str, str] = {
+    "audiences/everyone.yml": "name: everyone\ndescription: Every profile.\n",
+    "typologies/bulk.yml": """
+name: bulk
+filtering:
+  consent: required
+  quarantine: true
+  duplicate_address: true
+control:
+  require_subject: true
+  require_unsubscribe: true
+  allowed_from_domains: [shop.example]
+""",
+    "plans/send_tests.yml": """
+program: send_tests
+campaigns:
+- id: news
+  deliveries:
+  - id: bulk_email
+    channel: email
+    topic: newsletter
+    audience: everyone
+    template: bulk_news
+    sender: {from_name: Herald Shop, from_email: news@shop.example}
+    typology: bulk
+    seeds: [qa@shop.example]
+  - id: logic_email
+    channel: email
+    topic: newsletter
+    audience: everyone
+    template: logic_news
+    sender: {from_name: Herald Shop, from_email: news@shop.example}
+    typology: bulk
+""",
+    "templates/bulk_news/template.yml": """
+channel: email
+subject: "{{ first_name | default('Hello') }}, this week's news"
+preheader: "Fresh picks for {{ city | default('you') }}"
+html: body.html
+text: body.txt
+locales:
+  fr:
+    subject: "{{ first_name | default('Bonjour') }}, les nouvelles"
+    html: body.fr.html
+    text: body.fr.txt
+""",
+    "templates/bulk_news/body.html": """<!doctype html>
+<html><body>
+<p>Hello {{ first_name | default('there') }} {{ last_name | default('') }},</p>
+<p>News for {{ city | default('your town') }} & friends <b>this week</b>.</p>
+<p><a href="https://shop.example/news?c={{ campaign_id }}&m={{ message_id }}">Read</a></p>
+<p><a href="{{ unsubscribe_url }}">Unsubscribe</a> · <a href="{{ preferences_url }}">Preferences</a></p>
+</body></html>
+""",
+    "templates/bulk_news/body.txt": """Hello {{ first_name | default('there') }},
+
+News for {{ city | default('your town') }} this week: https://shop.example/news
+
+Unsubscribe: {{ unsubscribe_url }}
+""",
+    "templates/bulk_news/body.fr.html": """<!doctype html>
+<html><body>
+<p>Bonjour {{ first_name | default('') }},</p>
+<p>Les nouvelles de {{ city | default('chez vous') }}.</p>
+<p><a href="{{ unsubscribe_url }}">Se désinscrire</a></p>
+</body></html>
+""",
+    "templates/bulk_news/body.fr.txt": """Bonjour {{ first_name | default('') }},
+Se désinscrire : {{ unsubscribe_url }}
+""",
+    "templates/logic_news/template.yml": """
+channel: email
+subject: "{{ first_name | default('Hello') }}, picked for you"
+html: body.html
+text: body.txt
+""",
+    "templates/logic_news/body.html": """<html><body>
+{% if order_count | default(0) > 2 %}<p>Thanks for your {{ order_count }} orders, {{ first_name | default('friend') }}!</p>
+{% else %}<p>Welcome, {{ first_name | default('friend') }}.</p>{% endif %}
+<ul>{% for n in range([order_count | default(0), 4] | min) %}<li>Pick {{ n + 1 }} for {{ city | default('you') }}</li>{% endfor %}</ul>
+<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
+</body></html>
+""",
+    "templates/logic_news/body.txt": """{% if order_count | default(0) > 2 %}Thanks for your orders!{% else %}Welcome.{% endif %}
+Unsubscribe: {{ unsubscribe_url }}
+""",
+}
+
+
+@dataclass(frozen=True)
+class SendWorld:
+    project: Project
+    runs: dict[str, str]  # delivery id → run id
+
+
+@pytest.fixture(scope="session")
+def send_world(tmp_path_factory: pytest.TempPathFactory) -> SendWorld:
+    # HERALD_TEST_SEND_WORLD=<dir> keeps the world between runs while working on the senders (delete the folder
+    # after changing models or these specs). CI never sets it.
+    cache = os.environ.get("HERALD_TEST_SEND_WORLD")
+    if cache and (Path(cache) / "runs.json").exists():
+        runs = json.loads((Path(cache) / "runs.json").read_text())
+        return SendWorld(Project(root=Path(cache) / "project", warehouse_dir=Path(cache) / "warehouse"), runs)
+    tmp = Path(cache) if cache else tmp_path_factory.mktemp("sendworld")
+    tmp.mkdir(parents=True, exist_ok=True)
+    project = make_scratch_project(tmp)
+    for name, text in SPECS.items():
+        path = project.specs_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.lstrip("\n"), encoding="utf-8")
+    landing.ensure_initialized(project)
+    generate(project.landing_dir, profiles=18_000, events_per_profile=3)
+    build(project, quiet=True)
+    runs = {d: prepare(project, d).run_id for d in ("bulk_email", "logic_email")}
+    (tmp / "runs.json").write_text(json.dumps(runs))
+    return SendWorld(project, runs)
+
+
+def copy_world(world: SendWorld, dest: Path) -> Project:
+    """A private copy of the world's project root and warehouse: its own ledger, its own specs."""
+    root = dest / "project"
+    shutil.copytree(world.project.root, root, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
+    shutil.copytree(world.project.warehouse_dir, dest / "warehouse", ignore=shutil.ignore_patterns("locks", "ledger"))
+    return Project(root=root, warehouse_dir=dest / "warehouse")
+
+
+@pytest.fixture
+def send_project(send_world: SendWorld, tmp_path: Path) -> Project:
+    return copy_world(send_world, tmp_path)
+
+
+@pytest.fixture
+def fake_sendgrid() -> Iterator[FakeSendGrid]:
+    fake = FakeSendGrid(api_key=API_KEY)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def sender_env(project: Project, fake: FakeSendGrid) -> dict[str, str]:
+    return {
+        "SENDGRID_API_KEY": API_KEY,
+        "HERALD_SENDGRID_HOST": fake.url,
+        "HERALD_SENDGRID_TIMEOUT": "2",
+        "HERALD_LINK_SECRET": LINK_SECRET,
+        "HERALD_PUBLIC_URL": "https://links.shop.example",
+        "HERALD_UNSUBSCRIBE_MAILTO": "unsubscribe@shop.example",
+        "HERALD_HOME": str(project.root),
+        "HERALD_WAREHOUSE_DIR": str(project.warehouse_dir),
+    }
