@@ -16,6 +16,7 @@ import contextlib
 import json
 import random
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -47,6 +48,7 @@ class FakeProvider:
         self._random = random.Random(seed)
         self.lock = threading.Lock()
         self.requests = 0
+        self.incomplete_requests = 0
         self.faults_served: dict[str, int] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -100,6 +102,11 @@ class FakeProvider:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) < length:  # the client died mid-request: a real server drops it unprocessed
+                    with fake.lock:
+                        fake.incomplete_requests += 1
+                    self.close_connection = True
+                    return
                 with fake.lock:
                     fake.requests += 1
                 if fake.latency:
@@ -148,6 +155,11 @@ class FakeProvider:
         class Server(ThreadingHTTPServer):
             daemon_threads = True
             request_queue_size = 128
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # Clients that die mid-answer (killed senders, timeouts) are expected here, not news.
+                if not isinstance(sys.exc_info()[1], ConnectionError):
+                    super().handle_error(request, client_address)
 
         self._server = Server(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True)

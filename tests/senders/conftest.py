@@ -101,13 +101,16 @@ html: body.html
 text: body.txt
 """,
     "templates/logic_news/body.html": """<html><body>
-{% if order_count | default(0) > 2 %}<p>Thanks for your {{ order_count }} orders, {{ first_name | default('friend') }}!</p>
+{% if order_count | default(0) > 2 %}
+<p>Thanks for your {{ order_count }} orders, {{ first_name | default('friend') }}!</p>
 {% else %}<p>Welcome, {{ first_name | default('friend') }}.</p>{% endif %}
-<ul>{% for n in range([order_count | default(0), 4] | min) %}<li>Pick {{ n + 1 }} for {{ city | default('you') }}</li>{% endfor %}</ul>
+<ul>{% for n in range([order_count | default(0), 4] | min) %}
+<li>Pick {{ n + 1 }} for {{ city | default('you') }}</li>{% endfor %}</ul>
 <p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
 </body></html>
 """,
-    "templates/logic_news/body.txt": """{% if order_count | default(0) > 2 %}Thanks for your orders!{% else %}Welcome.{% endif %}
+    "templates/logic_news/body.txt": """{% if order_count | default(0) > 2 %}Thanks for your orders!
+{% else %}Welcome.{% endif %}
 Unsubscribe: {{ unsubscribe_url }}
 """,
 }
