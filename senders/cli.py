@@ -61,7 +61,8 @@ def format_summary(s: SendSummary) -> str:
 def cmd_send(args: argparse.Namespace, project: Project) -> int:
     """Send a prepared, approved run, exactly once. Example: ``herald send r20261203T080000-winter_sale_email``"""
     options = SendOptions(
-        dry_run=args.dry_run,
+        dry_run=args.dry_run or args.sandbox,
+        sandbox=args.sandbox,
         concurrency=args.concurrency,
         max_batch=args.batch_size,
         max_per_hour=args.max_per_hour,
@@ -114,6 +115,7 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("send", cmd_send)
     p.add_argument("run", help="run id (see `herald runs list`)")
     p.add_argument("--dry-run", action="store_true", help="render and validate every message; send nothing")
+    p.add_argument("--sandbox", action="store_true", help="dry run, and have the provider validate every request")
     p.add_argument("--concurrency", type=int, default=8, help="provider calls in flight (default 8)")
     p.add_argument("--batch-size", type=int, default=None, help="most messages per provider call")
     p.add_argument("--max-per-hour", type=int, default=None, help="throttle: at most N messages per hour")

@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from senders.providers.base import (
@@ -23,6 +23,7 @@ from senders.providers.base import (
     Outcome,
     OutgoingMessage,
     Provider,
+    ProviderFault,
     RateLimited,
     RequestRejected,
     TransientFault,
@@ -115,6 +116,28 @@ def call(provider: Provider, messages: Sequence[OutgoingMessage], gate: Gate, po
         return _settled(messages, outcomes, attempts)
 
 
+def lookup(
+    provider: Provider, message_ids: Sequence[str], gate: Gate, policy: RetryPolicy
+) -> Mapping[str, bool | None]:
+    """``provider.lookup`` with retries: a lookup only reads, so any failure may simply be tried again."""
+    attempts = 0
+    while True:
+        gate.wait()
+        attempts += 1
+        try:
+            return provider.lookup(message_ids)
+        except RateLimited as exc:
+            gate.count("rate_limited")
+            gate.hold(exc.retry_after + random.uniform(0, 0.25))
+            if attempts >= policy.max_rate_limit_waits:
+                raise
+        except (TransientFault, AmbiguousFault):
+            gate.count("lookup_retried")
+            if attempts >= policy.max_attempts:
+                raise
+            policy.sleep(policy.backoff(attempts))
+
+
 def _settled(messages: Sequence[OutgoingMessage], outcomes: list[Outcome], attempts: int) -> list[Settled]:
     by_id = {o.message_id: o for o in outcomes}
     out = []
@@ -136,8 +159,8 @@ def _after_ambiguity(
     reason: str,
 ) -> list[Settled]:
     try:
-        found = provider.lookup([m.message_id for m in messages])
-    except Exception as exc:  # a failed lookup tells nothing: leave the messages unknown
+        found = lookup(provider, [m.message_id for m in messages], gate, policy)
+    except ProviderFault as exc:  # a failed lookup tells nothing: leave the messages unknown
         found = {}
         reason = f"{reason}; lookup failed: {exc}"
     accepted = [m for m in messages if found.get(m.message_id) is True]

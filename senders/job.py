@@ -32,11 +32,11 @@ from herald.errors import TemplateError
 from herald.project import Project
 from senders import ledger
 from senders.compose import POSTAL_FIELDS, Composer, Recipient
-from senders.dispatch import Gate, RetryPolicy, Settled, call
+from senders.dispatch import Gate, RetryPolicy, Settled, call, lookup
 from senders.errors import SendRefused
 from senders.links import Links
 from senders.providers import open_provider
-from senders.providers.base import AccountRejected, OutgoingMessage, Provider
+from senders.providers.base import AccountRejected, OutgoingMessage, Provider, ProviderFault
 from senders.suppression import Suppressions
 
 
@@ -69,6 +69,7 @@ class SendWindow:
 @dataclass(frozen=True, slots=True)
 class SendOptions:
     dry_run: bool = False
+    sandbox: bool = False  # with dry_run, email: also have SendGrid validate every request in sandbox mode
     concurrency: int = 8
     shards: int | None = None  # proposed for a run's first sender (default: one per 5,000); later ones use the run's
     max_batch: int | None = None  # at most this many messages per provider call (default: the provider's most)
@@ -146,23 +147,32 @@ def load_run(project: Project, run_id: str) -> tuple[RunInfo, list[Recipient]]:
     return info, recipients
 
 
-class _Throttle:
-    """At most ``per_hour`` messages per hour, spread evenly (a token bucket with a one-minute burst)."""
+class Throttle:
+    """At most ``per_hour`` messages per hour, spread evenly: a token bucket holding one minute's worth."""
 
-    def __init__(self, per_hour: int | None) -> None:
+    def __init__(
+        self,
+        per_hour: int | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.rate = per_hour / 3600 if per_hour else None
         self.tokens = (self.rate or 0) * 60
-        self.stamp = time.monotonic()
+        self.clock, self.sleep = clock, sleep
+        self.stamp = clock()
 
     def take(self, n: int) -> None:
+        """Wait until ``n`` more messages keep the rate; the bucket may go into debt, so a window larger than
+        the bucket waits exactly as long as the rate requires."""
         if self.rate is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.rate * 60, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         self.tokens -= n
         if self.tokens < 0:
-            time.sleep(-self.tokens / self.rate)
+            self.sleep(-self.tokens / self.rate)
 
 
 class SendJob:
@@ -188,7 +198,7 @@ class SendJob:
         self._local = threading.local()
         self._providers: list[Provider] = []
         self._providers_lock = threading.Lock()
-        self._throttle = _Throttle(self.options.max_per_hour)
+        self._throttle = Throttle(self.options.max_per_hour)
         self._sent_now = 0
         self._done_now = 0
         self._started = time.monotonic()
@@ -340,8 +350,8 @@ class SendJob:
         for start in range(0, len(unknown), 500):
             chunk = unknown[start : start + 500]
             try:
-                found = provider.lookup([r.message_id for r in chunk])
-            except Exception as exc:
+                found = lookup(provider, [r.message_id for r in chunk], self.gate, self.options.retry)
+            except ProviderFault as exc:
                 self.gate.count(f"lookup failed: {type(exc).__name__}")
                 return
             entries = []
@@ -439,15 +449,27 @@ class SendJob:
     # ------------------------------------------------------------------ dry run and summary
 
     def _dry_run(self, recipients: list[Recipient]) -> SendSummary:
+        """Render every message (the way the send would) and validate it; nothing is sent, nothing recorded."""
         states: Counter[str] = Counter()
         reasons: Counter[str] = Counter()
+        ready: list[tuple[Recipient, OutgoingMessage]] = []
         for r in recipients:
             try:
-                self.composer.compose(r)
+                message = self.composer.compose_shared(r) or self.composer.compose(r)
                 states["valid"] += 1
+                ready.append((r, message))
             except TemplateError as exc:
                 states["invalid"] += 1
                 reasons[f"invalid: {str(exc)[:200]}"] += 1
+        if self.options.sandbox and self.info.channel == "email":
+            provider = self._provider()  # opened with sandbox=True: SendGrid validates and delivers nothing
+            for unit in _units(ready, provider.max_batch):
+                for s in call(provider, [m for _, m in unit], self.gate, self.options.retry):
+                    if s.state != "accepted":
+                        states["valid"] -= 1
+                        states["invalid"] += 1
+                        reasons[f"invalid: {s.reason[:200]}"] += 1
+            provider.close()
         return SendSummary(
             self.run_id,
             len(recipients),
