@@ -75,20 +75,19 @@ class SharedForm:
             expected = sum(1 for piece in p.pieces if isinstance(piece, int))
             if len(got) != expected:
                 return None  # a value contained the separator
-            if p.strip and not _edges_survive_strip(p.pieces, got):
+            if p.strip and not _strip_commutes(p.pieces, got):
                 return None
             for i, v in enumerate(got):
                 subs[self.token(part, i)] = v
         return subs
 
 
-def _edges_survive_strip(pieces: tuple[str | int, ...], got: list[str]) -> bool:
-    """Stripping the shared body equals stripping the recipient's message only if values at the edges neither
-    start/end with whitespace nor are empty (an empty edge value would expose the literal beside it)."""
-    first, last = pieces[0], pieces[-1]
-    if isinstance(first, int) and (not got[first] or got[first] != got[first].lstrip()):
-        return False
-    return not (isinstance(last, int) and (not got[last] or got[last] != got[last].rstrip()))
+def _strip_commutes(pieces: tuple[str | int, ...], got: list[str]) -> bool:
+    """The renderer strips the whole message; the shared body was stripped before the values went in. Both
+    agree unless a value sits at an edge (or next to a literal that stripping empties): check it exactly."""
+    whole = "".join(p if isinstance(p, str) else got[p] for p in pieces).strip()
+    shared = SharedForm._assemble(pieces, lambda i: got[i], strip_edges=True)
+    return whole == shared
 
 
 def shared_form(renderer: Renderer, name: str, locale: str) -> SharedForm | None:
