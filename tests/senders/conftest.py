@@ -50,6 +50,30 @@ campaigns:
     sender: {from_name: Herald Shop, from_email: news@shop.example}
     typology: bulk
     seeds: [qa@shop.example]
+  - id: sms_promo
+    channel: sms
+    topic: promotions
+    audience: everyone
+    template: sms_news
+    typology: bulk
+  - id: push_news
+    channel: push
+    topic: product_updates
+    audience: everyone
+    template: push_news
+    typology: bulk
+  - id: inapp_news
+    channel: in_app
+    topic: product_updates
+    audience: everyone
+    template: inapp_news
+    typology: bulk
+  - id: letter
+    channel: direct_mail
+    topic: newsletter
+    audience: everyone
+    template: letter
+    typology: bulk
   - id: logic_email
     channel: email
     topic: newsletter
@@ -94,6 +118,24 @@ Unsubscribe: {{ unsubscribe_url }}
     "templates/bulk_news/body.fr.txt": """Bonjour {{ first_name | default('') }},
 Se désinscrire : {{ unsubscribe_url }}
 """,
+    "templates/sms_news/template.yml": """
+channel: sms
+text: "Shop: {{ first_name | default('Hi') }}, -20% this week. STOP to opt out"
+""",
+    "templates/push_news/template.yml": """
+channel: push
+title: "New for {{ first_name | default('you') }}"
+text: "Fresh picks in {{ city | default('your town') }}"
+""",
+    "templates/inapp_news/template.yml": """
+channel: in_app
+title: "Hello {{ first_name | default('there') }}"
+text: "Your weekly picks are ready."
+""",
+    "templates/letter/template.yml": """
+channel: direct_mail
+text: "Dear {{ first_name | default('customer') }}, your winter catalogue is enclosed."
+""",
     "templates/logic_news/template.yml": """
 channel: email
 subject: "{{ first_name | default('Hello') }}, picked for you"
@@ -114,6 +156,9 @@ text: body.txt
 Unsubscribe: {{ unsubscribe_url }}
 """,
 }
+
+
+CHANNEL_DELIVERIES = ("sms_promo", "push_news", "inapp_news", "letter")
 
 
 @dataclass(frozen=True)
@@ -143,6 +188,17 @@ def send_world(tmp_path_factory: pytest.TempPathFactory) -> SendWorld:
     runs = {d: prepare(project, d).run_id for d in ("bulk_email", "logic_email")}
     (tmp / "runs.json").write_text(json.dumps(runs))
     return SendWorld(project, runs)
+
+
+@pytest.fixture(scope="session")
+def channel_runs(send_world: SendWorld) -> dict[str, str]:
+    """Runs of the SMS, push, in-app and direct-mail deliveries, prepared on the world when first needed."""
+    cached = send_world.project.warehouse_dir.parent / "channel_runs.json"
+    if cached.exists():
+        return dict(json.loads(cached.read_text()))
+    runs = {d: prepare(send_world.project, d).run_id for d in CHANNEL_DELIVERIES}
+    cached.write_text(json.dumps(runs))
+    return runs
 
 
 def copy_world(world: SendWorld, dest: Path) -> Project:
