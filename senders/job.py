@@ -399,34 +399,34 @@ class SendJob:
             r.message_id: shard.last[r.message_id].attempt + 1 if r.message_id in shard.last else 1 for r, _ in ready
         }
         shard.append(self._entry(r, "claimed", attempt[r.message_id]) for r, _ in ready)  # durable before the call
-        units = list(_units(ready, max_batch))
+        units = list(_units(ready, max_batch, one_body=getattr(self._provider(), "one_body_per_call", False)))
         by_id = {r.message_id: r for r, _ in ready}
         futures: set[Future[list[Settled]]] = {pool.submit(self._call, [m for _, m in u]) for u in units}
         rejected: AccountRejected | None = None
         while futures:
             done, futures = wait(futures, return_when=FIRST_COMPLETED)
+            settled: list[Settled] = []
             for f in done:
                 try:
-                    settled = f.result()
+                    settled += f.result()
                 except AccountRejected as exc:
                     rejected = exc
-                    continue
-                shard.append(
-                    (
-                        self._entry(
-                            by_id[s.message_id],
-                            s.state,  # type: ignore[arg-type]
-                            attempt[s.message_id],
-                            provider_id=s.provider_id,
-                            reason=s.reason,
-                        )
-                        for s in settled
-                    ),
-                    sync=False,  # an outcome lost to a crash only makes its message unknown, never re-sent
-                )
-                self._done_now += len(settled)
-                self._sent_now += sum(1 for s in settled if s.state == "accepted")
-                self._report()
+            shard.append(
+                (
+                    self._entry(
+                        by_id[s.message_id],
+                        s.state,  # type: ignore[arg-type]
+                        attempt[s.message_id],
+                        provider_id=s.provider_id,
+                        reason=s.reason,
+                    )
+                    for s in settled
+                ),
+                sync=False,  # an outcome lost to a crash only makes its message unknown, never re-sent
+            )
+            self._done_now += len(settled)
+            self._sent_now += sum(1 for s in settled if s.state == "accepted")
+            self._report()
         shard.sync()
         if rejected is not None:
             # Nothing of these calls was accepted: release them so a corrected key can send them later.
@@ -463,7 +463,7 @@ class SendJob:
                 reasons[f"invalid: {str(exc)[:200]}"] += 1
         if self.options.sandbox and self.info.channel == "email":
             provider = self._provider()  # opened with sandbox=True: SendGrid validates and delivers nothing
-            for unit in _units(ready, provider.max_batch):
+            for unit in _units(ready, provider.max_batch, one_body=True):
                 for s in call(provider, [m for _, m in unit], self.gate, self.options.retry):
                     if s.state != "accepted":
                         states["valid"] -= 1
@@ -508,15 +508,21 @@ def _claimable(shard: ledger.Shard, r: Recipient) -> bool:
     return shard.last[r.message_id].state == "released"
 
 
-def _units(
-    ready: list[tuple[Recipient, OutgoingMessage]], max_batch: int
-) -> Iterator[list[tuple[Recipient, OutgoingMessage]]]:
-    """Provider calls: messages with the same shared body together (up to ``max_batch``), others alone."""
+_Item = tuple[Recipient, OutgoingMessage]
+
+
+def _units(ready: list[_Item], max_batch: int, *, one_body: bool = False) -> Iterator[list[_Item]]:
+    """Provider calls of up to ``max_batch`` messages. A provider whose call carries ``one_body`` (SendGrid) gets
+    messages with the same shared body together and messages with their own content alone."""
     if max_batch <= 1:
         for item in ready:
             yield [item]
         return
-    groups: dict[tuple[str, str] | str, list[tuple[Recipient, OutgoingMessage]]] = {}
+    if not one_body:
+        for start in range(0, len(ready), max_batch):
+            yield ready[start : start + max_batch]
+        return
+    groups: dict[tuple[str, str] | str, list[_Item]] = {}
     for r, m in ready:
         key: tuple[str, str] | str = (m.html, m.text) if m.substitutions else m.message_id
         group = groups.setdefault(key, [])

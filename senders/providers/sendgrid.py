@@ -135,6 +135,7 @@ class _KeepAliveClient(python_http_client.Client):  # type: ignore[misc]
 class SendGridProvider:
     channel = "email"
     max_batch = MAX_PERSONALIZATIONS
+    one_body_per_call = True  # a request's content is shared: only messages with one shared body batch together
 
     def __init__(
         self,
