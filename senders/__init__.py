@@ -1,5 +1,14 @@
-"""Herald's delivery side: sender jobs that read the frozen send lists dbt materializes.
+"""Herald's delivery side: sender jobs that turn the frozen send lists dbt materializes into messages.
 
-Nothing here yet reads anything but the published warehouse (``herald.warehouse``); the senders, their
-ledger and providers arrive with the campaigns and delivery capabilities.
+    job.py          herald send: shards, windows, claim → call → settle (the order that makes it exactly once)
+    ledger.py       the append-only send ledger, shard locks, pause / resume / cancel
+    dispatch.py     one provider call and every rule about retrying it
+    compose.py      send-list row → message, through the one renderer (herald.content)
+    suppression.py  consent and quarantine re-checked at claim time, from the warehouse and the landing zone
+    links.py        signed unsubscribe and preference links
+    http.py         the keep-alive transport that tells "never sent" from "may have been accepted"
+    providers/      SendGrid (email), Twilio (SMS), FCM (push), the inbox (in-app), print extraction (direct mail)
+
+Senders read the published warehouse and the landing zone, write only their ledger and stores, and never open a
+DuckDB file for writing. See docs/senders.md.
 """

@@ -26,6 +26,7 @@ LINK_SECRET = "link-secret-for-tests"
 
 SPECS: dict[str, str] = {
     "audiences/everyone.yml": "name: everyone\ndescription: Every profile.\n",
+    "audiences/some.yml": "name: some\ndescription: 2,500 profiles.\nlimit: {count: 2500}\n",
     "typologies/bulk.yml": """
 name: bulk
 filtering:
@@ -77,7 +78,7 @@ campaigns:
   - id: logic_email
     channel: email
     topic: newsletter
-    audience: everyone
+    audience: some
     template: logic_news
     sender: {from_name: Herald Shop, from_email: news@shop.example}
     typology: bulk
