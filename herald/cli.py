@@ -9,6 +9,7 @@
     herald audience list|count|sql|build|generate    audiences from specs/audiences/
     herald prepare DELIVERY          a new frozen run of a delivery (typology rules, send list, controls)
     herald runs list|report|check    prepared runs; herald approve RUN --by NAME records an approval
+    herald proof DELIVERY --by NAME  the latest run's messages, to its seeds and test profiles only, as proofs
     herald send RUN [--dry-run]      send an approved run exactly once (progress, summary); resumable
     herald pause|resume|cancel RUN   control a run's senders; herald ledger RUN [--message ID]
 

@@ -111,7 +111,20 @@ def cmd_ledger(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+def cmd_proof(args: argparse.Namespace, project: Project) -> int:
+    """Send the latest run's proofs to the delivery's seeds and test profiles. Example: ``herald proof D --by anna``"""
+    from senders.proof import send_proofs
+
+    results = send_proofs(project, args.delivery, requested_by=args.by)
+    for r in results:
+        print(f"{r.state:<9} {r.address:<32} data of {r.data_of:<14} {r.provider_id or r.reason}")
+    return 0 if all(r.state == "accepted" for r in results) else 1
+
+
 def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("proof", cmd_proof)
+    p.add_argument("delivery", help="delivery id (its latest prepared run is used)")
+    p.add_argument("--by", required=True, help="who asks for the proofs (recorded)")
     p = add("send", cmd_send)
     p.add_argument("run", help="run id (see `herald runs list`)")
     p.add_argument("--dry-run", action="store_true", help="render and validate every message; send nothing")

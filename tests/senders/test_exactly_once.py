@@ -145,7 +145,7 @@ def test_the_api_key_never_leaks(
     from senders.job import SendJob, SendOptions
 
     caplog.set_level(logging.DEBUG)
-    run_id = send_world.runs["bulk_email"]
+    run_id = send_world.runs["logic_email"]
     env = sender_env(send_project, fake_sendgrid)
 
     # A refused key: the error names the status, never the key.

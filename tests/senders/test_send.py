@@ -17,6 +17,7 @@ from senders import ledger
 from senders.compose import Composer, Recipient
 from senders.job import SendJob, SendOptions, load_run
 from senders.links import Links
+from senders.proof import send_proofs
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.senders.conftest import SendWorld, sender_env
 
@@ -102,3 +103,27 @@ def test_the_ledger_reads_as_a_source_while_a_sender_appends(
         con.close()
     counts = dict(rows)
     assert counts["accepted"] == counts["claimed"] == len(fake_sendgrid.accepted_ids())
+
+
+def test_proofs_go_only_to_seeds_and_test_profiles_and_stay_out_of_the_run(
+    send_world: SendWorld, send_project: Project, fake_sendgrid: FakeSendGrid
+) -> None:
+    run_id = send_world.runs["bulk_email"]
+    env = sender_env(send_project, fake_sendgrid)
+    results = send_proofs(send_project, "bulk_email", requested_by="anna", env=env)
+    assert [r.data_of for r in results] == ["seed:1", "test:C0000003", "test:C0000004"]
+    assert results[0].address == "qa@shop.example" and results[1].address
+    # A test profile without an email address gets no proof, and says so.
+    assert [(r.state, r.reason) for r in results] == [("accepted", "")] * 2 + [("failed", "no address")]
+    con = warehouse.connect(send_project)
+    try:
+        first = con.execute("select first_name from profiles where profile_id = 'C0000003'").fetchone()
+    finally:
+        con.close()
+    for r in results[:2]:
+        [got] = fake_sendgrid.messages[r.message_id]
+        assert got.to == (r.address,) and got.subject and got.subject.startswith("[Proof] ")
+    assert first is not None and first[0] and first[0] in (fake_sendgrid.messages[results[1].message_id][0].html or "")
+    assert ledger.read_run(send_project, run_id) == {}  # the run itself is untouched
+    recorded = (ledger.run_dir(send_project, run_id) / "proofs.jsonl").read_text().splitlines()
+    assert len(recorded) == 3 and all(json.loads(line)["requested_by"] == "anna" for line in recorded)
