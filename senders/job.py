@@ -97,14 +97,13 @@ class SendSummary:
     reasons: Mapping[str, int]  # "<state>: <reason kind>" → count, for what did not go out
     sent_now: int  # accepted by this process
     elapsed: float
-    busy_shards: int = 0  # shards another sender held when this one finished
     stopped: str = ""  # why the job stopped early (paused, cancelled, account rejected), if it did
     provider_events: Mapping[str, int] = field(default_factory=dict)  # rate_limited, transient, ambiguous, ...
     dry_run: bool = False
 
     @property
     def complete(self) -> bool:
-        return not self.states.get("pending") and not self.states.get("released") and not self.busy_shards
+        return not self.states.get("pending") and not self.states.get("released")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +115,7 @@ class RunInfo:
     topic: str | None
     template: str
     time_zone: str
+    content_hash: str  # what the recipients receive apart from their data (template, sender, channel, topic)
 
 
 def load_run(project: Project, run_id: str) -> tuple[RunInfo, list[Recipient]]:
@@ -123,7 +123,7 @@ def load_run(project: Project, run_id: str) -> tuple[RunInfo, list[Recipient]]:
     con = warehouse.connect(project)
     try:
         row = con.execute(
-            "select delivery_id, campaign_id, channel from delivery_runs where run_id = ?", [run_id]
+            "select delivery_id, campaign_id, channel, content_hash from delivery_runs where run_id = ?", [run_id]
         ).fetchone()
         if row is None:
             raise SendRefused(f"no prepared run {run_id!r} in the published warehouse (see `herald runs list`)")
@@ -136,12 +136,19 @@ def load_run(project: Project, run_id: str) -> tuple[RunInfo, list[Recipient]]:
         ).to_arrow_table()
     finally:
         con.close()
-    delivery_id, campaign_id, channel = (str(v) for v in row)
+    delivery_id, campaign_id, channel, content_hash = (str(v) for v in row)
     ref = Catalog.of(project).delivery(delivery_id)
     rows = table.to_pylist()
     topic = next((r["topic"] for r in rows if r.get("topic")), ref.delivery.topic)
     info = RunInfo(
-        run_id, delivery_id, campaign_id, channel, topic, ref.delivery.template, ref.delivery.schedule.time_zone
+        run_id,
+        delivery_id,
+        campaign_id,
+        channel,
+        topic,
+        ref.delivery.template,
+        ref.delivery.schedule.time_zone,
+        content_hash,
     )
     recipients = [Recipient.from_row(ledger.message_id(run_id, str(r["recipient_id"]), channel), r) for r in rows]
     return info, recipients
@@ -317,7 +324,7 @@ class SendJob:
             profile_id=r.profile_id or "",
             channel=self.info.channel,
             delivery_id=self.info.delivery_id,
-            content_hash=self.composer.spec.content_hash,
+            content_hash=self.info.content_hash,
             **kw,
         )
 
@@ -490,7 +497,6 @@ class SendJob:
             states[state] += 1
             if e is not None and state != "accepted" and e.reason:
                 reasons[f"{state}: {_reason_kind(e.reason)}"] += 1
-        busy = 0
         return SendSummary(
             run_id=self.run_id,
             total=len(recipients),
@@ -498,7 +504,6 @@ class SendJob:
             reasons=dict(reasons),
             sent_now=self._sent_now,
             elapsed=time.monotonic() - self._started,
-            busy_shards=busy,
             stopped=self._stop,
             provider_events=dict(self.gate.events),
         )

@@ -81,7 +81,8 @@ def test_a_run_is_sent_once_exactly_as_rendered(
     assert {e.state for e in latest.values()} == {"accepted"}
     some = latest[sample[0].message_id]
     assert some.run_id == run_id and some.recipient_id == sample[0].recipient_id
-    assert some.provider_id and some.content_hash == composer.spec.content_hash
+    info, _ = load_run(send_project, run_id)
+    assert some.provider_id and some.content_hash == info.content_hash
 
     # A second send finds everything settled and sends nothing.
     again = SendJob(send_project, run_id, SendOptions(concurrency=4), env=env).run()
