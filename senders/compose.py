@@ -90,10 +90,18 @@ class Composer:
         self._forms: dict[str, SharedForm | None] = {}
         self._html_cache: dict[tuple[int, str], str] = {}
 
+    def batches(self, *, one_body: bool) -> bool:
+        """Whether this run's messages can share provider calls: always, unless each call carries one body
+        (SendGrid) and the template has per-recipient logic."""
+        if not one_body:
+            return True
+        return shared_form(self.renderer, self.template, "") is not None
+
     def context(self, r: Recipient) -> dict[str, Any]:
+        token = self.links.token(r.message_id)  # signed once per message, used by every link
         return {
-            "unsubscribe_url": self.links.unsubscribe_url(r.message_id),
-            "preferences_url": self.links.preferences_url(r.message_id),
+            "unsubscribe_url": self.links.unsubscribe_url(r.message_id, token),
+            "preferences_url": self.links.preferences_url(r.message_id, token),
             "message_id": r.message_id,
             "delivery_id": self.delivery_id,
             "campaign_id": self.campaign_id,
@@ -101,7 +109,9 @@ class Composer:
         }
 
     def _headers(self, r: Recipient) -> dict[str, str]:
-        return self.links.list_unsubscribe_headers(r.message_id) if self.channel == "email" else {}
+        if self.channel != "email":
+            return {}
+        return self.links.list_unsubscribe_headers(r.message_id, self.links.token(r.message_id))
 
     def _data(self, r: Recipient) -> dict[str, str]:
         if self.channel == "direct_mail":

@@ -344,7 +344,10 @@ class SendJob:
         pending = [r for r in recipients if shard.last.get(r.message_id) is None or _claimable(shard, r)]
         provider = self._provider()
         batch = min(provider.max_batch, self.options.max_batch or provider.max_batch)
-        window = max(batch * self.options.concurrency * 2, 64)
+        # Claim about two rounds of calls at a time: small windows keep rendering and sending overlapped, and bound
+        # what a kill leaves unknown and how long a pause takes. Per-recipient email goes one message per call.
+        per_call = batch if self.composer.batches(one_body=getattr(provider, "one_body_per_call", False)) else 1
+        window = max(per_call * self.options.concurrency * 2, 64)
         for start in range(0, len(pending), window):
             if self._paused_or_cancelled():
                 return

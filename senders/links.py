@@ -51,16 +51,17 @@ class Links:
         message_id, _, _ = token.partition(".")
         return message_id if message_id and hmac.compare_digest(self.token(message_id), token) else None
 
-    def unsubscribe_url(self, message_id: str) -> str:
-        return f"{self.public_url}/u/{self.token(message_id)}"
+    def unsubscribe_url(self, message_id: str, token: str | None = None) -> str:
+        return f"{self.public_url}/u/{token or self.token(message_id)}"
 
-    def preferences_url(self, message_id: str) -> str:
-        return f"{self.public_url}/p/{self.token(message_id)}"
+    def preferences_url(self, message_id: str, token: str | None = None) -> str:
+        return f"{self.public_url}/p/{token or self.token(message_id)}"
 
-    def list_unsubscribe_headers(self, message_id: str) -> dict[str, str]:
+    def list_unsubscribe_headers(self, message_id: str, token: str | None = None) -> dict[str, str]:
         """RFC 2369 / RFC 8058 headers: an https one-click URL (and a mailto when configured)."""
-        targets = [f"<{self.unsubscribe_url(message_id)}>"]
+        token = token or self.token(message_id)
+        targets = [f"<{self.unsubscribe_url(message_id, token)}>"]
         if self.unsubscribe_mailto:
-            subject = quote(f"unsubscribe {self.token(message_id)}")
+            subject = quote(f"unsubscribe {token}")
             targets.append(f"<mailto:{self.unsubscribe_mailto}?subject={subject}>")
         return {"List-Unsubscribe": ", ".join(targets), "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
