@@ -90,7 +90,13 @@ def postgres_cluster() -> Iterator[Postgres]:
 
 
 def spark_session(spark_dir: Path):  # type: ignore[no-untyped-def]
-    """A local Spark session on the same warehouse dir and Derby metastore as the dbt `spark` target."""
+    """A local Spark session on the same warehouse dir and Derby metastore as the dbt `spark` target.
+
+    Started before dbt in the same process, it is the session dbt-spark's `session` method then uses: the
+    settings that only take effect when the JVM starts must therefore match profiles.yml's. The JVM compiles
+    with its quick compiler only and collects garbage in one thread: a few minutes of many small queries on
+    two cores spend less CPU that way than on optimising compilations and parallel collection.
+    """
     from pyspark.sql import SparkSession
 
     return (
@@ -103,30 +109,28 @@ def spark_session(spark_dir: Path):  # type: ignore[no-untyped-def]
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.driver.memory", "2g")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
         .enableHiveSupport()
         .getOrCreate()
     )
 
 
-def load_landing_into_spark(landing_dir: Path, spark_dir: Path, schema: str) -> None:
-    """Land the raw batches as Spark tables in ``<schema>_raw``, as a Spark warehouse's loader would.
+def load_landing_into_spark(spark, landing_dir: Path, schema: str) -> None:  # type: ignore[no-untyped-def]
+    """Land the raw batches as Spark tables in ``<schema>_raw`` through ``spark``, as a Spark warehouse's loader
+    would.
 
     dbt-spark loads seeds through INSERT statements at a few hundred rows a second; the raw data of a real
     Spark warehouse arrives as files, so this reads the same typed Parquet batches DuckDB reads.
     """
     from herald.raw_schema import ALL_TABLES
 
-    spark = spark_session(spark_dir)
-    try:
-        spark.sql(f"create database if not exists {schema}_raw")
-        for table in ALL_TABLES:
-            frame = spark.read.option("mergeSchema", "true").parquet(str(landing_dir / table.name))
-            for field in frame.schema.fields:  # Parquet's zone-less timestamps read as TIMESTAMP_NTZ
-                if field.dataType.typeName() == "timestamp_ntz":
-                    frame = frame.withColumn(field.name, frame[field.name].cast("timestamp"))
-            frame.write.mode("overwrite").saveAsTable(f"{schema}_raw.{table.name}")
-    finally:
-        spark.stop()
+    spark.sql(f"create database if not exists {schema}_raw")
+    for table in ALL_TABLES:
+        frame = spark.read.option("mergeSchema", "true").parquet(str(landing_dir / table.name))
+        for field in frame.schema.fields:  # Parquet's zone-less timestamps read as TIMESTAMP_NTZ
+            if field.dataType.typeName() == "timestamp_ntz":
+                frame = frame.withColumn(field.name, frame[field.name].cast("timestamp"))
+        frame.write.mode("overwrite").saveAsTable(f"{schema}_raw.{table.name}")
 
 
 _PG_TYPES = {

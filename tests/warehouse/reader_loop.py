@@ -1,7 +1,9 @@
 """A reader process for the concurrency test: reads the published warehouse in a loop, like the app does.
 
 Appends one JSON line per read to its output file: the build it saw and figures that must agree within
-one consistent build. Runs until the stop file appears (bounded by a deadline).
+one consistent build. Runs until the stop file appears (bounded by a deadline), pausing between reads.
+
+    python tests/warehouse/reader_loop.py WAREHOUSE_DIR STOP_FILE MAX_SECONDS OUT_FILE [PAUSE_SECONDS]
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from herald.project import Project
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def main(warehouse_dir: str, stop_file: str, max_seconds: float, out_file: str) -> None:
+def main(warehouse_dir: str, stop_file: str, max_seconds: float, out_file: str, pause: float = 0.01) -> None:
     project = Project(root=ROOT, warehouse_dir=Path(warehouse_dir))
     deadline = time.monotonic() + max_seconds
     out = open(out_file, "a", encoding="utf-8")  # noqa: SIM115 - open for the life of the loop
@@ -38,8 +40,8 @@ def main(warehouse_dir: str, stop_file: str, max_seconds: float, out_file: str) 
         except Exception as exc:  # every failure is the finding: report it, keep reading
             out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
         out.flush()
-        time.sleep(0.01)
+        time.sleep(pause)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4])
+    main(sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], *(float(a) for a in sys.argv[5:6]))
