@@ -212,6 +212,35 @@ ESP_EVENTS = RawTable(
         _c("status", "varchar", "SMTP status code for bounces."),
         _c("url", "varchar", "Clicked URL for click events."),
         _c("occurred_at", "timestamp", "Event time (UTC), from SendGrid's unix timestamp.", required=True),
+        _c("bounce_classification", "varchar", "SendGrid's bounce class (Invalid Address, Reputation, ...)."),
+        _c("attempt", "integer", "Delivery attempt number of a deferral (posted as a string)."),
+        _c("useragent", "varchar", "User agent of an open or click."),
+        _c("ip", "varchar", "IP address of an open or click (or the sending IP for delivery events)."),
+        _c("categories", "varchar", "Categories as a JSON array (posted as a string or an array)."),
+        _c("custom_args", "varchar", "Custom args other than message_id and run_id, as a JSON object."),
+        _c("run_id", "varchar", "Herald's delivery run id, carried back in custom_args."),
+        _c("asm_group_id", "integer", "Unsubscribe group of the message, when it had one."),
+        _c("url_offset_index", "integer", "Position of the clicked link in the message."),
+        _c("sg_machine_open", "integer", "1 when SendGrid flags an open as machine-generated (e.g. mail privacy)."),
+    ),
+)
+
+CHANNEL_EVENTS = RawTable(
+    name="channel_events",
+    system="esp",
+    description="Delivery callbacks of the SMS and push providers (one row per callback as posted).",
+    key="event_id",
+    loaded_at_column="_loaded_at",
+    columns=(
+        _c("event_id", "varchar", "Id of the callback (the provider's, or a hash of its natural key).", required=True),
+        _c("provider", "varchar", "twilio or fcm.", required=True),
+        _c("channel", "varchar", "sms or push.", required=True),
+        _c("provider_message_id", "varchar", "The provider's id of the message (Twilio MessageSid, FCM name)."),
+        _c("message_id", "varchar", "Herald's message id, when the provider carries it back."),
+        _c("event", "varchar", "queued, sent, delivered, undelivered, failed, opened.", required=True),
+        _c("error_code", "varchar", "Provider error code of a failure."),
+        _c("detail", "varchar", "Provider's error text or other detail."),
+        _c("occurred_at", "timestamp", "When the provider reported the event (UTC).", required=True),
     ),
 )
 
@@ -224,6 +253,7 @@ RAW_TABLES: tuple[RawTable, ...] = (
     PUSH_TOKENS,
     MESSAGE_HISTORY,
     ESP_EVENTS,
+    CHANNEL_EVENTS,
 )
 
 IMPORT_BATCHES = RawTable(
