@@ -51,6 +51,21 @@ class Links:
         message_id, _, _ = token.partition(".")
         return message_id if message_id and hmac.compare_digest(self.token(message_id), token) else None
 
+    def scoped_token(self, purpose: str, value: str) -> str:
+        """A token for ``value`` that is only valid for ``purpose`` (e.g. ``inbox``, ``confirm``), so a link
+        made for one page can never open another; ``value`` must not contain a dot."""
+        if "." in value or ":" in purpose:
+            raise ValueError(f"cannot sign {value!r} for {purpose!r}: no dots in values, no colons in purposes")
+        mac = hmac.new(self.secret, f"{purpose}:{value}".encode(), hashlib.sha256).digest()[:16]
+        return f"{value}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+    def verify_scoped(self, purpose: str, token: str) -> str | None:
+        """The value a ``purpose`` token was made for, or None if it was not made for it with this secret."""
+        value, _, _ = token.partition(".")
+        if not value:
+            return None
+        return value if hmac.compare_digest(self.scoped_token(purpose, value), token) else None
+
     def unsubscribe_url(self, message_id: str, token: str | None = None) -> str:
         return f"{self.public_url}/u/{token or self.token(message_id)}"
 
