@@ -152,3 +152,118 @@ def profile_timeline(table: pd.DataFrame, options: ChartOptions) -> alt.Chart:
         )
     )
     return _themed(chart, options)
+
+
+# Report charts. The funnel's stages keep their order and colour on every report.
+FUNNEL_COLOURS = {
+    "targeted": "#90a4ae",
+    "sent": "#5c6bc0",
+    "delivered": "#1565c0",
+    "opened": "#00897b",
+    "clicked": "#2e7d32",
+    "converted": "#f9a825",
+}
+
+
+def funnel(table: pd.DataFrame, options: ChartOptions) -> alt.Chart:
+    """Horizontal bars of ``messages`` per ``stage`` in funnel order, labelled with ``share`` of the first stage."""
+    order = [s for s in FUNNEL_COLOURS if s in set(table["stage"])] + [
+        s for s in table["stage"] if s not in FUNNEL_COLOURS
+    ]
+    first = float(table["messages"].iloc[0]) if len(table) else 0.0
+    shaped = table.assign(share=table["messages"] / first if first else 0.0)
+    base = alt.Chart(shaped).encode(
+        y=alt.Y("stage:N", title="Stage", sort=order),
+        x=alt.X("messages:Q", title="Messages"),
+        tooltip=[
+            alt.Tooltip("stage:N", title="Stage"),
+            alt.Tooltip("messages:Q", title="Messages", format=","),
+            alt.Tooltip("share:Q", title="Of the first stage", format=".1%"),
+        ],
+    )
+    bars = base.mark_bar().encode(color=alt.Color("stage:N", scale=_scale(FUNNEL_COLOURS), legend=None))
+    labels = base.mark_text(align="left", dx=4, fontSize=FONT_SIZE - 1).encode(text=alt.Text("share:Q", format=".1%"))
+    return _themed(alt.layer(bars, labels), options, bars=True)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesOptions(ChartOptions):
+    """A chart of ``y`` against ``x``, one colour per ``colour`` value when given; titles for each field."""
+
+    x: str = "day"
+    y: str = "messages"
+    colour: str | None = None
+    x_title: str = "Day"
+    y_title: str = "Messages"
+    colour_title: str = ""
+    percent: bool = False  # y is a percentage (0–100)
+
+
+def _series_tooltip(options: SeriesOptions, x_type: str) -> list[alt.Tooltip]:
+    tips = [
+        alt.Tooltip(f"{options.x}:{x_type}", title=options.x_title),
+        alt.Tooltip(f"{options.y}:Q", title=options.y_title, format=".1f" if options.percent else ","),
+    ]
+    if options.colour:
+        tips.insert(1, alt.Tooltip(f"{options.colour}:N", title=options.colour_title or options.colour))
+    return tips
+
+
+def trend(table: pd.DataFrame, options: SeriesOptions) -> alt.Chart:
+    """Lines of ``y`` over the date ``x``, one line per ``colour`` value, with points for hover."""
+    encoding: dict[str, object] = {
+        "x": alt.X(f"{options.x}:T", title=options.x_title),
+        "y": alt.Y(f"{options.y}:Q", title=options.y_title),
+        "tooltip": _series_tooltip(options, "T"),
+    }
+    if options.colour:
+        encoding["color"] = alt.Color(f"{options.colour}:N", title=options.colour_title or options.colour)
+    chart = alt.Chart(table).mark_line(point=True).encode(**encoding)
+    return _themed(chart, options)
+
+
+def compare(table: pd.DataFrame, options: SeriesOptions) -> alt.Chart:
+    """Horizontal bars of ``y`` per category ``x`` (largest first), grouped by ``colour`` when given."""
+    encoding: dict[str, object] = {
+        "y": alt.Y(f"{options.x}:N", title=options.x_title, sort="-x"),
+        "x": alt.X(f"{options.y}:Q", title=options.y_title),
+        "tooltip": _series_tooltip(options, "N"),
+    }
+    if options.colour:
+        encoding["color"] = alt.Color(f"{options.colour}:N", title=options.colour_title or options.colour)
+        encoding["yOffset"] = alt.YOffset(f"{options.colour}:N")
+    chart = alt.Chart(table).mark_bar().encode(**encoding)
+    return _themed(chart, options, bars=True)
+
+
+def waterfall(table: pd.DataFrame, options: ChartOptions) -> alt.Chart:
+    """The exclusion waterfall: from the audience, each rule's ``profiles`` removed in order, down to the target.
+
+    ``table`` has ``step`` (in order), ``profiles`` and ``kind`` (``start``, ``excluded`` or ``end``); excluded
+    steps float between the running totals before and after them.
+    """
+    remaining = 0
+    starts, ends = [], []
+    for kind, n in zip(table["kind"], table["profiles"], strict=True):
+        if kind == "excluded":
+            starts.append(remaining)
+            remaining -= int(n)
+            ends.append(remaining)
+        else:
+            remaining = int(n)
+            starts.append(0)
+            ends.append(remaining)
+    shaped = table.assign(start=starts, end=ends)
+    colours = {"start": "#1565c0", "excluded": "#c62828", "end": "#2e7d32"}
+    chart = (
+        alt.Chart(shaped)
+        .mark_bar()
+        .encode(
+            y=alt.Y("step:N", title="Step", sort=list(table["step"])),
+            x=alt.X("start:Q", title="Profiles"),
+            x2="end:Q",
+            color=alt.Color("kind:N", title="", scale=_scale(colours)),
+            tooltip=[alt.Tooltip("step:N", title="Step"), alt.Tooltip("profiles:Q", title="Profiles", format=",")],
+        )
+    )
+    return _themed(chart, options, bars=True)

@@ -71,3 +71,26 @@ def test_rfm_and_timeline_charts_have_titles_and_axis_titles() -> None:
         spec = _spec(chart)
         assert spec["title"]["text"]
         assert _axis_titles(spec) == axes
+
+
+def test_funnel_keeps_stage_order_and_labels_shares_of_the_first_stage() -> None:
+    table = pd.DataFrame({"stage": ["sent", "delivered", "opened"], "messages": [200, 180, 50]})
+    spec = _spec(charts.funnel(table, charts.ChartOptions("Funnel")))
+    bars = spec["layer"][0]["encoding"]
+    assert bars["y"]["sort"] == ["sent", "delivered", "opened"]
+    (data,) = spec["datasets"].values()
+    assert [round(r["share"], 2) for r in data] == [1.0, 0.9, 0.25]
+
+
+def test_waterfall_floats_each_exclusion_between_running_totals() -> None:
+    table = pd.DataFrame(
+        {
+            "step": ["audience", "no consent", "quarantined", "target"],
+            "profiles": [100, 30, 5, 65],
+            "kind": ["start", "excluded", "excluded", "end"],
+        }
+    )
+    spec = _spec(charts.waterfall(table, charts.ChartOptions("Exclusions")))
+    (data,) = spec["datasets"].values()
+    assert [(r["start"], r["end"]) for r in data] == [(0, 100), (100, 70), (70, 65), (0, 65)]
+    assert _axis_titles(spec) == {"Profiles", "Step"}
