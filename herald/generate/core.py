@@ -22,6 +22,7 @@ from herald.generate.plan import SESSION_LENGTH, Plan
 from herald.landing import arrow_schema
 from herald.raw_schema import (
     APP_EVENTS,
+    CHANNEL_EVENTS,
     CONSENT_EVENTS,
     CRM_CONTACTS,
     ESP_EVENTS,
@@ -178,7 +179,7 @@ def generate(
     moment = batch_time or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     chunks = [(a, min(a + EVENT_CHUNK, plan.total_events)) for a in range(0, plan.total_events, EVENT_CHUNK)]
     chunks = chunks or [(0, 0)]  # still one (empty) batch, so every raw table has its files
-    steps = _Steps(progress, total=11 + len(chunks))
+    steps = _Steps(progress, total=12 + len(chunks))
     out_dir.mkdir(parents=True, exist_ok=True)
     with _connection(memory_limit, threads) as con:
         _prepare(con, plan, steps)
@@ -256,6 +257,8 @@ def _write_tables(w: _BatchWriter, plan: Plan, steps: _Steps, chunks: list[tuple
     steps("message_history")
     w.write(ESP_EVENTS, messaging.esp_events_sql(plan), source_file=src.format("esp_events"))
     steps("esp_events")
+    w.write(CHANNEL_EVENTS, messaging.channel_events_sql(plan), source_file=src.format("channel_events"))
+    steps("channel_events")
     # A later CRM export in which some contacts moved: the same keys again, in a newer batch.
     w.write(
         CRM_CONTACTS,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from herald.generate._sql import epoch, lit, str_list
+from herald.generate._sql import epoch, int_list, inverse_cdf, lit, str_list
 from herald.generate.plan import Plan
 from herald.generate.reference import CAMPAIGNS, CONSENT_FORMS, IP_FIRST_OCTETS
 
@@ -44,6 +44,36 @@ _ESP_KINDS = ("processed", "dropped", "deferred", "delivered", "bounce", "open",
 _DEFERRALS = (
     "451 4.7.650 The mail server has been temporarily rate limited",
     "421 4.7.0 Try again later, closing connection",
+)
+# SendGrid's bounce classification of each soft bounce reason above, in the same order.
+_SOFT_CLASSES = ("Mailbox Unavailable", "Frequency or Volume Too High", "Technical")
+# Who opens: (share, user agent, machine open). Apple Mail Privacy Protection fetches images on delivery, so
+# SendGrid flags its opens sg_machine_open; the Gmail image proxy hides the reader but is a person.
+_OPENERS: tuple[tuple[float, str, int], ...] = (
+    (0.30, "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)", 0),
+    (0.22, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)", 1),
+    (0.20, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148", 0),
+    (0.13, "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17126; Pro)", 0),
+    (0.15, "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36", 0),
+)
+_CLICKERS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Version/17.5 Mobile Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15",
+)
+# The links of a campaign email, by position (url_offset_index): the campaign's landing page, then the footer's.
+_FOOTER_LINKS = ("/new", "/stores")
+# SendGrid unsubscribe groups per topic (asm_group_id).
+_ASM_GROUPS = {"newsletter": 101, "promotions": 102, "product_updates": 103}
+
+# SMS status callbacks (Twilio): share of messages, final status, error code, Twilio's error text.
+# 21614 and 30006 say the number can never receive SMS (quarantine); 30003 and 30008 may pass next time.
+_SMS_FAILURES: tuple[tuple[float, str, str, str], ...] = (
+    (0.004, "failed", "21614", "To number is not a valid mobile number"),
+    (0.005, "undelivered", "30006", "Landline or unreachable carrier"),
+    (0.008, "undelivered", "30003", "Unreachable destination handset"),
+    (0.003, "undelivered", "30008", "Unknown error"),
 )
 
 
@@ -250,7 +280,8 @@ FROM numbered
 
 
 def esp_events_sql(plan: Plan) -> str:
-    """SendGrid Event Webhook rows for every email message; a few events are posted twice, as SendGrid does.
+    """SendGrid Event Webhook rows for every email message; a few events are posted twice, as SendGrid does, and a
+    few again under a new sg_event_id (a re-sent webhook batch), so both deduplications have work to do.
 
     Events are first listed as narrow integer rows (message, kind, repeat, time) and numbered, and only then
     given their strings, so the sort that numbers them stays cheap.
@@ -260,12 +291,21 @@ def esp_events_sql(plan: Plan) -> str:
     soft_reason = str_list([r for _, r in _SOFT_BOUNCES])
     deferrals = str_list(list(_DEFERRALS))
     kinds = str_list(list(_ESP_KINDS))
+    footer = str_list(list(_FOOTER_LINKS))
+    n_links = len(_FOOTER_LINKS) + 1
+    soft_classes = str_list(list(_SOFT_CLASSES))
+    opener_lut = int_list(inverse_cdf([share for share, _, _ in _OPENERS], 100))
+    opener_agents = str_list([agent for _, agent, _ in _OPENERS])
+    opener_machine = int_list([machine for _, _, machine in _OPENERS])
+    clickers = str_list(list(_CLICKERS))
+    asm_groups = "MAP {" + ", ".join(f"{lit(t)}: {g}" for t, g in _ASM_GROUPS.items()) + "}"
     return f"""
 WITH m AS (SELECT * FROM msg WHERE channel = 'email'),
 ev AS (
     SELECT mk, 0 AS kind, 0 AS k, processed_e AS at_e FROM m
     UNION ALL SELECT mk, 1, 0, processed_e + 1 FROM m WHERE outcome LIKE 'dropped%'
-    UNION ALL SELECT mk, 2, 0, deferred_e FROM m WHERE outcome = 'deferred'
+    UNION ALL
+    SELECT mk, 2, k, deferred_e + k * 300 FROM m, range(1 + ri(mk, 'deferrals', 3)) t(k) WHERE outcome = 'deferred'
     UNION ALL SELECT mk, 3, 0, delivered_e FROM m WHERE delivered_e IS NOT NULL
     UNION ALL SELECT mk, 4, 0, processed_e + 3 + ri(mk, 'bounce_at', 90) FROM m WHERE outcome IN ('hard', 'soft')
     UNION ALL
@@ -279,13 +319,17 @@ ev AS (
 ), happened AS (
     SELECT * FROM ev WHERE at_e < {end}
 ), posted AS (
+    -- post 2: the same event posted again (same sg_event_id); post 3: posted again under a new sg_event_id.
     SELECT *, 1 AS post FROM happened
     UNION ALL
     SELECT *, 2 FROM happened WHERE u(hash(mk, kind, k), 'retry') < 0.004 OR kind = 7
+    UNION ALL
+    SELECT *, 3 FROM happened WHERE kind IN (3, 5, 6) AND u(hash(mk, kind, k), 'repost') < 0.003
 ), numbered AS (
     SELECT *, row_number() OVER (ORDER BY at_e, mk, kind, k, post) AS _line_number FROM posted
 )
-SELECT hx(hash(mk, kind, k), 'sg_event') AS sg_event_id,
+SELECT CASE WHEN post = 3 THEN hx(hash(mk, kind, k), 'sg_event_again') ELSE hx(hash(mk, kind, k), 'sg_event') END
+        AS sg_event_id,
     hx(mk, 'sg_message') || '.filter' || (10 + ri(mk, 'filter', 90)) || '.0' AS sg_message_id,
     m.message_id, {kinds}[kind + 1] AS event, m.address AS email,
     CASE WHEN kind = 4 THEN (CASE m.outcome WHEN 'hard' THEN 'bounce' ELSE 'blocked' END) END AS bounce_type,
@@ -298,8 +342,77 @@ SELECT hx(hash(mk, kind, k), 'sg_event') AS sg_event_id,
         END AS reason,
     CASE WHEN kind = 4 THEN (CASE m.outcome WHEN 'hard' THEN '5.1.1' ELSE {soft_status}[ri(mk, 'soft', 3) + 1] END)
         END AS status,
-    CASE WHEN kind = 6 THEN 'https://shop.example.com' || m.landing_path || '?utm_source=email&utm_campaign='
-        || lower(m.campaign_id) END AS url,
+    CASE WHEN kind = 6 THEN 'https://shop.example.com'
+        || coalesce({footer}[ri(hash(mk, k), 'link', {n_links})], m.landing_path)
+        || '?utm_source=email&utm_campaign=' || lower(m.campaign_id) END AS url,
+    ts(at_e) AS occurred_at,
+    CASE WHEN kind = 4 THEN (CASE m.outcome WHEN 'hard' THEN 'Invalid Address'
+        ELSE {soft_classes}[ri(mk, 'soft', 3) + 1] END) END AS bounce_classification,
+    CASE WHEN kind = 2 THEN k + 1 END AS attempt,
+    CASE kind WHEN 5 THEN {opener_agents}[{opener_lut}[ri(hash(mk, k), 'opener', 100) + 1] + 1]
+        WHEN 6 THEN {clickers}[ri(mk, 'clicker', {len(_CLICKERS)}) + 1] END AS useragent,
+    CASE WHEN kind IN (5, 6) THEN {_ip("hash(mk, 'reader')")}
+        WHEN kind IN (3, 4) THEN '149.72.' || ri(mk, 'mta3', 256) || '.' || (1 + ri(mk, 'mta4', 254)) END AS ip,
+    '["' || lower(m.campaign_id) || '","' || m.topic || '"]' AS categories,
+    '{{"campaign_id":"' || m.campaign_id || '"}}' AS custom_args,
+    NULL::VARCHAR AS run_id,
+    {asm_groups}[m.topic] AS asm_group_id,
+    CASE WHEN kind = 6 THEN ri(hash(mk, k), 'link', {n_links}) END AS url_offset_index,
+    CASE WHEN kind = 5 THEN {opener_machine}[{opener_lut}[ri(hash(mk, k), 'opener', 100) + 1] + 1] END
+        AS sg_machine_open,
+    _line_number
+FROM numbered JOIN m USING (mk)
+"""
+
+
+def channel_events_sql(plan: Plan) -> str:
+    """Status callbacks of the SMS provider (Twilio) and the push provider (FCM) for every SMS and push message.
+
+    SMS: queued, sent, then delivered, or undelivered / failed with Twilio's error code. Push: sent, then
+    delivered (or failed, UNREGISTERED, for a token that went stale) and for some an open from the app. A few
+    callbacks are posted twice with the same id, as providers retry.
+    """
+    end = plan.end_epoch
+    bound = 0.0
+    cases = []
+    for share, status, code, text in _SMS_FAILURES:
+        bound += share
+        cases.append(f"WHEN u(mk, 'sms_fate') < {bound!r} THEN {lit(status + '|' + code + '|' + text)}")
+    sms_fate = "CASE " + " ".join(cases) + " ELSE 'delivered||' END"
+    return f"""
+WITH m AS (
+    SELECT mk, message_id, channel, sent_e,
+        CASE channel WHEN 'sms' THEN {sms_fate}
+            ELSE (CASE WHEN u(mk, 'push_fate') < 0.012 THEN 'failed|UNREGISTERED|Requested entity was not found.'
+                ELSE 'delivered||' END) END AS fate
+    FROM msg WHERE channel IN ('sms', 'push')
+), ev AS (
+    -- kind 0 queued (SMS only), 1 sent, 2 the final status, 3 opened (push only)
+    SELECT mk, 0 AS kind, sent_e AS at_e FROM m WHERE channel = 'sms'
+    UNION ALL SELECT mk, 1, sent_e + 1 + ri(mk, 'cb_sent', 4) FROM m
+    UNION ALL SELECT mk, 2, sent_e + 6 + ri(mk, 'cb_final', 90) FROM m
+    UNION ALL
+    SELECT mk, 3, sent_e + 120 + floor(86400 * pow(u(mk, 'push_open_at'), 3))::BIGINT FROM m
+    WHERE channel = 'push' AND fate LIKE 'delivered%' AND u(mk, 'push_open') < 0.08
+), happened AS (
+    SELECT * FROM ev WHERE at_e < {end}
+), posted AS (
+    SELECT *, 1 AS post FROM happened
+    UNION ALL SELECT *, 2 FROM happened WHERE u(hash(mk, kind), 'cb_retry') < 0.005
+), numbered AS (
+    SELECT *, row_number() OVER (ORDER BY at_e, mk, kind, post) AS _line_number FROM posted
+)
+SELECT hx(hash(mk, kind), 'callback') AS event_id,
+    CASE m.channel WHEN 'sms' THEN 'twilio' ELSE 'fcm' END AS provider,
+    m.channel,
+    CASE m.channel WHEN 'sms' THEN 'SM' || hx(mk, 'sid1') || hx(mk, 'sid2')
+        ELSE 'projects/herald-shop/messages/0:' || (1700000000000000 + ri(mk, 'fcm_id', 99999999999))
+            || '%' || hx(mk, 'fcm') END AS provider_message_id,
+    m.message_id,
+    CASE kind WHEN 0 THEN 'queued' WHEN 1 THEN 'sent' WHEN 3 THEN 'opened'
+        ELSE split_part(fate, '|', 1) END AS event,
+    CASE WHEN kind = 2 THEN nullif(split_part(fate, '|', 2), '') END AS error_code,
+    CASE WHEN kind = 2 THEN nullif(split_part(fate, '|', 3), '') END AS detail,
     ts(at_e) AS occurred_at,
     _line_number
 FROM numbered JOIN m USING (mk)
