@@ -1,6 +1,7 @@
-"""The delivery side's commands: ``herald send``, ``pause`` / ``resume`` / ``cancel``, ``ledger``.
+"""The delivery side's commands: ``herald send``, ``pause`` / ``resume`` / ``cancel``, ``ledger``, and the
+tracking side's ``herald serve`` and ``herald ingest events|flush``.
 
-Thin wrappers over ``senders.job`` and ``senders.ledger``; ``herald.cli`` registers them.
+Thin wrappers over ``senders.job``, ``senders.ledger`` and ``senders.tracking``; ``herald.cli`` registers them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from herald.project import Project
 from senders import ledger
@@ -121,6 +123,49 @@ def cmd_proof(args: argparse.Namespace, project: Project) -> int:
     return 0 if all(r.state == "accepted" for r in results) else 1
 
 
+def cmd_serve(args: argparse.Namespace, project: Project) -> int:
+    """Serve the Event Webhook, the SMS / push callbacks, the inbox and the consent pages until stopped.
+    Example: ``herald serve --host 0.0.0.0 --port 8700``"""
+    from senders.tracking.context import ServeContext
+    from senders.tracking.server import ServeOptions, serve
+
+    options = ServeOptions(
+        insecure_unsigned_webhook=args.insecure_unsigned_webhook,
+        compact_every=args.compact_every or None,
+        group_commit=not args.no_group_commit,
+    )
+    serve(ServeContext.from_env(project), host=args.host, port=args.port, options=options)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, project: Project) -> int:
+    """Load provider events: ``events FILE`` (a SendGrid export), or ``flush`` (land the webhook spool now).
+    Example: ``herald ingest events sendgrid_export.json --rejects bad.jsonl``"""
+    return 0  # argparse requires a sub-command; each has its own handler
+
+
+def cmd_ingest_events(args: argparse.Namespace, project: Project) -> int:
+    """Land a JSON array or JSON lines of SendGrid events as one batch; bad events go to a rejects file.
+    Example: ``herald ingest events export.jsonl --format jsonl``"""
+    from senders.tracking.ingest import ingest_events
+
+    report = ingest_events(
+        project, Path(args.file), fmt=args.format, rejects_path=Path(args.rejects) if args.rejects else None
+    )
+    print(report.summary())
+    return 0
+
+
+def cmd_ingest_flush(args: argparse.Namespace, project: Project) -> int:
+    """Compact the webhook spool into landing batches now (the server also does it every few seconds).
+    Example: ``herald ingest flush``"""
+    from senders.tracking.spool import compact
+
+    r = compact(project)
+    print(f"{r.segments:,} segment(s): {r.rows:,} events landed in {len(r.batches)} batch(es), {r.rejected:,} rejected")
+    return 0
+
+
 def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("proof", cmd_proof)
     p.add_argument("delivery", help="delivery id (its latest prepared run is used)")
@@ -142,3 +187,23 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("ledger", cmd_ledger)
     p.add_argument("run")
     p.add_argument("--message", help="one message id: its whole history")
+    p = add("serve", cmd_serve)
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8700, help="port (default 8700)")
+    p.add_argument(
+        "--insecure-unsigned-webhook",
+        action="store_true",
+        help="DEVELOPMENT ONLY: accept Event Webhook posts without a verification key",
+    )
+    p.add_argument("--compact-every", type=float, default=5.0, help="seconds between spool compactions (0: at exit)")
+    p.add_argument("--no-group-commit", action="store_true", help=argparse.SUPPRESS)  # the benchmark's baseline
+    p = add("ingest", cmd_ingest)
+    ingest = p.add_subparsers(dest="ingest_command", required=True, metavar="INGEST_COMMAND")
+    for name, handler in (("events", cmd_ingest_events), ("flush", cmd_ingest_flush)):
+        doc = handler.__doc__ or ""
+        sp = ingest.add_parser(name, help=doc.split(".")[0], description=doc)
+        sp.set_defaults(handler=handler)
+        if name == "events":
+            sp.add_argument("file", help="a JSON array or JSON lines of SendGrid events")
+            sp.add_argument("--format", choices=["json", "jsonl"], help="default: from the suffix, else sniffed")
+            sp.add_argument("--rejects", help="where rejected events go (default: FILE.rejects.jsonl)")

@@ -1,17 +1,22 @@
 """Who may no longer receive a message, re-checked when each message is claimed, not only at preparation.
 
-Two sources, newest last:
+Three sources, newest last:
 1. the published warehouse now (``profile_consents``, ``address_quarantines``): it may be newer than the build
    the run was prepared on;
 2. the landing zone's batches that arrived after that published build (``consent_events`` opt-outs, and the
    email provider's unsubscribes, spam reports and hard bounces in ``esp_events``), read as they appear, so an
-   unsubscribe that lands during a send stops the very next claim.
+   unsubscribe that lands during a send stops the very next claim;
+3. for email, the Event Webhook's spool (``senders.tracking.spool``): events acknowledged to SendGrid but not
+   compacted into a landing batch yet, so an unsubscribe received a second ago counts too. Only the lines
+   appended since the previous refresh are read, and only lines naming one of those events are decoded.
 
-Reading never locks anything: the warehouse is opened read-only and landing batches are immutable files.
+Reading never locks anything: the warehouse is opened read-only, landing batches are immutable files, and spool
+segments are only appended to.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +26,11 @@ from herald import warehouse
 from herald.landing import table_dir
 from herald.project import Project
 from herald.raw_schema import CONSENT_EVENTS, ESP_EVENTS
+from senders.tracking.normalize import suppresses
+from senders.tracking.spool import SpoolTail
+
+# A spool line is decoded only if it holds one of these (a whole 1,000-event batch is one line).
+_SUPPRESSING_WORDS = (b'"unsubscribe"', b'"spamreport"', b'"bounce"')
 
 
 class Suppressions:
@@ -38,6 +48,7 @@ class Suppressions:
         self._identity: dict[str, str] = {}
         self._cutoff = ""
         self._opted: dict[str, tuple[str, str]] = {}  # external key → (occurred_at, status) of landed events
+        self._spool = SpoolTail(project, ESP_EVENTS) if channel == "email" else None
         self._load_published()
         self.refresh()
 
@@ -82,11 +93,13 @@ class Suppressions:
         return sorted(fresh)
 
     def refresh(self) -> int:
-        """Read landing batches that appeared since the last call; returns how many files were read."""
+        """Read landing batches and spool lines that appeared since the last call; returns how many files and
+        spool lines were read."""
+        spooled = self._read_spool()
         consent = self._new_files(table_dir(self.project, CONSENT_EVENTS))
         esp = self._new_files(table_dir(self.project, ESP_EVENTS)) if self.channel == "email" else []
         if not consent and not esp:
-            return 0
+            return spooled
         con = duckdb.connect()
         try:
             if consent:
@@ -120,7 +133,25 @@ class Suppressions:
                     self._suppress_address(str(email), reason)
         finally:
             con.close()
-        return len(consent) + len(esp)
+        return len(consent) + len(esp) + spooled
+
+    def _read_spool(self) -> int:
+        if self._spool is None:
+            return 0
+        lines = self._spool.new_lines()
+        for line in lines:
+            if not any(word in line for word in _SUPPRESSING_WORDS):
+                continue
+            try:
+                events = json.loads(line)
+            except ValueError:
+                continue
+            for event in events if isinstance(events, list) else [events]:
+                if isinstance(event, dict) and isinstance(event.get("email"), str) and suppresses(event):
+                    kind = str(event.get("event", "")).strip().lower()
+                    reason = "quarantined_since_preparation" if kind == "bounce" else "opted_out_since_preparation"
+                    self._suppress_address(event["email"], reason)
+        return len(lines)
 
     def reason(self, profile_id: str | None, address: str) -> str | None:
         """Why this recipient must not get the message now, or None when it may."""

@@ -1,8 +1,10 @@
 """SMS through Twilio's Programmable Messaging REST API (``POST /2010-04-01/Accounts/{sid}/Messages.json``).
 
 One message per request (``max_batch = 1``): Twilio has no batch send. The request is form-encoded with ``To``,
-``From`` or ``MessagingServiceSid``, ``Body`` and, when configured, ``StatusCallback`` carrying
-``herald_message_id=<id>`` in its query so that status callbacks name the message they are about.
+``From`` or ``MessagingServiceSid``, ``Body`` and ``StatusCallback`` carrying ``herald_message_id=<id>`` in its
+query so that status callbacks name the message they are about. The callback goes to
+``HERALD_SMS_STATUS_CALLBACK``, else to ``herald serve``'s ``{HERALD_PUBLIC_URL}/callbacks/twilio`` when a public
+URL is set (``HERALD_SMS_STATUS_CALLBACK=off``: no callback).
 
 What an answer means:
 
@@ -39,6 +41,7 @@ from senders.providers.base import AccountRejected, Outcome, OutgoingMessage
 DEFAULT_HOST = "https://api.twilio.com"
 DEFAULT_TIMEOUT = 10.0
 CALLBACK_PARAM = "herald_message_id"
+CALLBACK_PATH = "/callbacks/twilio"  # herald serve's status callback endpoint (senders.tracking.callbacks)
 
 E164 = re.compile(r"\+[1-9]\d{1,14}")
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
@@ -114,7 +117,7 @@ class TwilioSettings:
             raise ProviderConfigError(f"HERALD_SMS_FROM must be an E.164 number like +14155550100, not {from_number!r}")
         if service and not MESSAGING_SERVICE_SID.fullmatch(service):
             raise ProviderConfigError("TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 hex digits")
-        callback = url_setting(env, "HERALD_SMS_STATUS_CALLBACK")
+        callback = status_callback_setting(env)
         if callback and CALLBACK_PARAM in dict(parse_qsl(urlsplit(callback).query)):
             raise ProviderConfigError(f"HERALD_SMS_STATUS_CALLBACK must not set {CALLBACK_PARAM}: Herald adds it")
         return cls(
@@ -183,6 +186,16 @@ class TwilioProvider:
         if self.settings.status_callback:
             fields.append(("StatusCallback", callback_url(self.settings.status_callback, message.message_id)))
         return urlencode(fields).encode("ascii")
+
+
+def status_callback_setting(env: Mapping[str, str]) -> str:
+    """``HERALD_SMS_STATUS_CALLBACK``; unset, ``herald serve``'s endpoint under ``HERALD_PUBLIC_URL`` if set."""
+    if env.get("HERALD_SMS_STATUS_CALLBACK", "").strip().lower() == "off":
+        return ""
+    callback = url_setting(env, "HERALD_SMS_STATUS_CALLBACK")
+    if not callback and env.get("HERALD_PUBLIC_URL", "").strip():
+        callback = url_setting(env, "HERALD_PUBLIC_URL") + CALLBACK_PATH
+    return callback
 
 
 def callback_url(base: str, message_id: str) -> str:
