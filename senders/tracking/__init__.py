@@ -1,9 +1,11 @@
 """Tracking: ``herald serve``, the public endpoints that bring events and consent back into the warehouse.
 
-    context.py        ServeContext: the project, link signing and the secrets the endpoints check
-    server.py         the ASGI app (Starlette) and ``serve()`` (uvicorn)
-    webhooks.py       SendGrid's signed Event Webhook: verify, normalize, write durably, answer
-    spool.py          durable, group-committed event spool, compacted into landing batches
-    callbacks.py      SMS (Twilio) and push status callbacks; in-app read / dismiss
-    consent_pages.py  one-click unsubscribe, preference pages, subscription forms with double opt-in
+context.py        ServeContext: the project, link signing and the secrets the endpoints check
+server.py         the ASGI app (Starlette) and ``serve()`` (uvicorn)
+webhooks.py       SendGrid's signed Event Webhook: verify the signature, check the body, spool it, answer
+normalize.py      provider events → raw rows (SendGrid's quirks), shared by the spool and ``herald ingest``
+spool.py          durable, group-committed event spool, compacted into landing batches; read by suppression
+callbacks.py      SMS (Twilio) and push status callbacks; the in-app inbox (list, read / dismiss)
+ingest.py         ``herald ingest events FILE``: provider exports through the same normalizer
+consent_pages.py  one-click unsubscribe, preference pages, subscription forms with double opt-in
 """

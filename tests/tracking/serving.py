@@ -145,12 +145,14 @@ def request(
 
 
 class Served:
-    """``herald serve`` as a separate process (so it can be killed with SIGKILL)."""
+    """A server as a separate process (so it can be killed with SIGKILL): ``herald serve`` itself, or with
+    ``only_tracking`` the same server with the routes of this package only (see ``main`` below)."""
 
-    def __init__(self, env: Mapping[str, str], *args: str) -> None:
+    def __init__(self, env: Mapping[str, str], *args: str, only_tracking: bool = False) -> None:
         self.port = free_port()
+        command = ["tests.tracking.serving"] if only_tracking else ["herald.cli", "serve"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "herald.cli", "serve", "--port", str(self.port), *args],
+            [sys.executable, "-m", *command, "--port", str(self.port), *args],
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
@@ -189,3 +191,29 @@ def landed_events(project: Project) -> list[tuple[Any, ...]]:
         ).fetchall()
     finally:
         con.close()
+
+
+def main() -> None:
+    """``herald serve`` with the webhook and callback routes only (the consent pages have their own tests)."""
+    import argparse
+
+    from herald.project import find_project
+    from senders.tracking.callbacks import callback_routes
+    from senders.tracking.context import ServeContext
+    from senders.tracking.server import JsonLog, ServeOptions, create_app
+    from senders.tracking.webhooks import webhook_routes
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--compact-every", type=float, default=5.0)
+    parser.add_argument("--no-group-commit", action="store_true")
+    args = parser.parse_args()
+    options = ServeOptions(compact_every=args.compact_every or None, group_commit=not args.no_group_commit)
+    ctx = ServeContext.from_env(find_project())
+    log = JsonLog()
+    app = create_app(ctx, options, route_factories=(webhook_routes, callback_routes), log=log)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()
