@@ -82,7 +82,7 @@ def ingest_events(
     batch_id = None
     if rows:
         schema = arrow_schema(ESP_EVENTS, with_batch_columns=False)
-        data = pa.Table.from_pydict({c: [r[c] for r in rows] for c in schema.names}, schema=schema)
+        data = pa.Table.from_pylist(rows, schema=schema)
         data = data.append_column("_line_number", pa.array(lines, pa.int64()))
         landed = land_batch(
             project,

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
+import os
 import sys
 import threading
 import time
@@ -162,8 +163,11 @@ async def _compact_forever(project: Project, options: ServeOptions, log: JsonLog
 
 
 def _worker_pool() -> ProcessPoolExecutor:
-    # spawn, not fork: the server process has threads (spool writers) that a fork would copy mid-state.
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    # spawn, not fork: the server process has threads (spool writers) that a fork would copy mid-state. Niced:
+    # acknowledging comes first; under a sustained overload landing lags and the durable spool holds the rest.
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice, initargs=(10,)
+    )
 
 
 def compact_summary(project: Project) -> dict[str, Any]:

@@ -445,8 +445,7 @@ def _read_segment(fd: int, segment: str, normalize: Normalizer, rows: list[Row],
 
 
 def _arrow(table: RawTable, rows: list[Row]) -> pa.Table:
-    schema = arrow_schema(table, with_batch_columns=False)
-    return pa.Table.from_pydict({name: [r[name] for r in rows] for name in schema.names}, schema=schema)
+    return pa.Table.from_pylist(rows, schema=arrow_schema(table, with_batch_columns=False))
 
 
 def _segment_name(path: Path) -> str:
