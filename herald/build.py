@@ -63,6 +63,7 @@ def dbt_env(project: Project, *, batch_cutoff: str | None = None, target: str = 
             "DBT_LOG_PATH": env.get("DBT_LOG_PATH", str(project.warehouse_dir / "dbt" / "logs")),
             "HERALD_LANDING_DIR": str(project.landing_dir),
             "HERALD_LEDGER_DIR": str(project.ledger_dir),
+            "HERALD_INBOX_DIR": str(project.inbox_dir),
             "HERALD_BUILD_PATH": str(project.build_path),
             "HERALD_TARGET": target,
         }

@@ -8,6 +8,7 @@ A project is the folder holding ``dbt_project.yml``. Under it, ``warehouse/`` (g
     ├── published/herald-<build id>.duckdb       read-only copies readers open
     ├── CURRENT                                  name of the published file readers should open
     ├── ledger/<run id>/shard-NNN.jsonl          the send ledger: append-only journals the senders write
+    ├── inbox/events/<date>/<uuid>.jsonl         in-app reads and dismissals (senders/inbox.py)
     └── locks/                                   advisory locks (one build at a time)
 
 ``HERALD_HOME`` overrides the project folder and ``HERALD_WAREHOUSE_DIR`` the state folder.
@@ -58,6 +59,10 @@ class Project:
         return self.warehouse_dir / "ledger"
 
     @property
+    def inbox_dir(self) -> Path:
+        return self.warehouse_dir / "inbox"
+
+    @property
     def specs_dir(self) -> Path:
         return self.root / "specs"
 
@@ -72,6 +77,10 @@ class Project:
         empty = self.ledger_dir / "_none" / "shard-000.jsonl"
         empty.parent.mkdir(parents=True, exist_ok=True)
         empty.touch(exist_ok=True)
+        # Likewise for the in-app inbox's events, which dbt reads in place.
+        no_events = self.inbox_dir / "events" / "_none" / "none.jsonl"
+        no_events.parent.mkdir(parents=True, exist_ok=True)
+        no_events.touch(exist_ok=True)
 
 
 def find_project(start: Path | None = None) -> Project:

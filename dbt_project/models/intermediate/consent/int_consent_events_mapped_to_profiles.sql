@@ -3,6 +3,9 @@
 --
 -- A provider 'unsubscribe' (the recipient used the provider's unsubscribe link) is recorded as an email
 -- opt-out of every topic (topic 'all', source 'esp_unsubscribe'); a later opt-in to a topic re-subscribes.
+-- Likewise an SMS the provider refused because the recipient replied STOP (Twilio error 21610) is an SMS
+-- opt-out of every topic (source 'sms_stop'). Both hold for Herald's own sends (profile from the send list)
+-- and for the imported history (profile from the message's contact).
 -- Events with a channel or status Herald does not know, or for a contact the CRM does not know, are left out.
 
 with
@@ -22,6 +25,12 @@ identities as (
 message_events as (
 
     select * from {{ ref('message_events') }}
+
+),
+
+channel_events as (
+
+    select * from {{ ref('channel_message_events') }}
 
 ),
 
@@ -69,11 +78,33 @@ provider_unsubscribes as (
 
 ),
 
+sms_stops as (
+
+    select
+        channel_event_id as consent_event_id,
+        profile_id,
+        message_id as evidence_id,
+        'sms' as channel,
+        'all' as topic,
+        'opted_out' as consent_status,
+        'sms_stop' as source,
+        cast(null as {{ dbt.type_string() }}) as ip_address,
+        occurred_at
+
+    from channel_events
+    where failure_type = 'opted_out'
+        and channel = 'sms'
+        and profile_id is not null
+
+),
+
 unioned as (
 
     select * from crm_consents
     union all
     select * from provider_unsubscribes
+    union all
+    select * from sms_stops
 
 )
 

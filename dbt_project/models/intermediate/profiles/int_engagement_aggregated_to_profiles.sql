@@ -1,13 +1,20 @@
--- One row per profile with any message, email event or behavioural event: recent engagement and activity.
+-- One row per profile with any message, provider event or behavioural event: recent engagement and activity.
+--
+-- Messages are Herald's own sends and the imported history alike (int_provider_events_aggregated_to_messages),
+-- on every channel; opens and clicks are the provider events of every channel (int_provider_events_unioned:
+-- email opens and clicks, push opens, in-app reads and link clicks). Opens flagged as machine-generated (Apple Mail Privacy
+-- Protection) are not a person reading: they count nowhere here.
 --
 -- The engagement window is the var engagement_window_days (default 90) days ending at as_of (default: the
 -- build time), start excluded, end included.
 --   messages_received_recent  messages sent in the window, on any channel, that did not bounce
 --   opens_recent              distinct messages opened (or clicked) in the window ("unique opens")
 --   clicks_recent             distinct messages clicked in the window ("unique clicks")
+--   opens_last_30_days ...    the same unique opens and clicks over fixed 30- and 90-day windows ending at as_of
 --   active_days_recent        distinct days with a behavioural event (site or app) in the window
 --   engagement_score (0-100)  10 points per unique open (at most 3), 15 per unique click (at most 2) and
 --                             4 per active day (at most 10): 30 + 30 + 40
+--   engagement_tier           high (score 60 or more), medium (30 or more), low (above 0), none
 -- last_open_at, last_click_at and last_seen_at are all-time.
 --
 -- A table, not a view: profiles reads it twice (directly and through reachability), and it is the one
@@ -17,15 +24,40 @@
 
 with
 
-messages as (
+outcomes as (
 
-    select * from {{ ref('messages') }}
+    select * from {{ ref('int_provider_events_aggregated_to_messages') }}
 
 ),
 
-message_events as (
+identities as (
 
-    select * from {{ ref('message_events') }}
+    select * from {{ ref('profile_identities') }}
+
+),
+
+-- Messages of the history are mapped to their contact's current profile (identities may have merged since
+-- the message's row was last built).
+messages as (
+
+    select
+        coalesce(identities.profile_id, outcomes.profile_id) as profile_id,
+        outcomes.is_bounced,
+        outcomes.sent_at
+
+    from outcomes
+    left join identities
+        on outcomes.external_key = identities.external_key
+    where outcomes.is_sent
+
+),
+
+provider_events as (
+
+    select * from {{ ref('int_provider_events_unioned') }}
+    where event_type in ('opened', 'clicked')
+        and not is_machine_open
+        and profile_id is not null
 
 ),
 
@@ -62,26 +94,27 @@ received as (
 email_engagement as (
 
     select
-        message_events.profile_id,
+        provider_events.profile_id,
+        {% for name, days in [('recent', none), ('last_30_days', 30), ('last_90_days', 90)] -%}
+        {%- set start = 'window_bounds.window_start' if days is none else dbt.dateadd('day', -1 * days, 'window_bounds.window_end') -%}
         count(distinct case
-            when message_events.occurred_at > window_bounds.window_start
-                and message_events.occurred_at <= window_bounds.window_end
-                then message_events.message_id
-        end) as opens_recent,
+            when provider_events.occurred_at > {{ start }}
+                and provider_events.occurred_at <= window_bounds.window_end
+                then provider_events.message_id
+        end) as opens_{{ name }},
         count(distinct case
-            when message_events.event_type = 'click'
-                and message_events.occurred_at > window_bounds.window_start
-                and message_events.occurred_at <= window_bounds.window_end
-                then message_events.message_id
-        end) as clicks_recent,
-        max(case when message_events.event_type = 'open' then message_events.occurred_at end) as last_open_at,
-        max(case when message_events.event_type = 'click' then message_events.occurred_at end) as last_click_at
+            when provider_events.event_type = 'clicked'
+                and provider_events.occurred_at > {{ start }}
+                and provider_events.occurred_at <= window_bounds.window_end
+                then provider_events.message_id
+        end) as clicks_{{ name }},
+        {% endfor -%}
+        max(case when provider_events.event_type = 'opened' then provider_events.occurred_at end) as last_open_at,
+        max(case when provider_events.event_type = 'clicked' then provider_events.occurred_at end) as last_click_at
 
-    from message_events
+    from provider_events
     cross join window_bounds
-    where message_events.profile_id is not null
-        and message_events.event_type in ('open', 'click')
-    group by message_events.profile_id
+    group by provider_events.profile_id
 
 ),
 
@@ -130,6 +163,10 @@ combined as (
         coalesce(received.messages_received_recent, 0) as messages_received_recent,
         coalesce(email_engagement.opens_recent, 0) as opens_recent,
         coalesce(email_engagement.clicks_recent, 0) as clicks_recent,
+        coalesce(email_engagement.opens_last_30_days, 0) as opens_last_30_days,
+        coalesce(email_engagement.clicks_last_30_days, 0) as clicks_last_30_days,
+        coalesce(email_engagement.opens_last_90_days, 0) as opens_last_90_days,
+        coalesce(email_engagement.clicks_last_90_days, 0) as clicks_last_90_days,
         coalesce(recent_activity.active_days_recent, 0) as active_days_recent,
         coalesce(activity.has_app_open, false) as has_app_open,
         email_engagement.last_open_at,
@@ -158,6 +195,21 @@ scored as (
 
     from combined
 
+),
+
+tiered as (
+
+    select
+        *,
+        case
+            when engagement_score >= 60 then 'high'
+            when engagement_score >= 30 then 'medium'
+            when engagement_score > 0 then 'low'
+            else 'none'
+        end as engagement_tier
+
+    from scored
+
 )
 
-select * from scored
+select * from tiered

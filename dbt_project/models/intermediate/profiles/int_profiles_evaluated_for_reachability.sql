@@ -3,7 +3,8 @@
 --
 --   email        valid email, opted in to at least one email topic (and not unsubscribed from all email
 --                since), address neither quarantined nor denylisted
---   sms          valid E.164 phone, opted in to at least one SMS topic
+--   sms          valid E.164 phone, opted in to at least one SMS topic, number not quarantined (an SMS
+--                provider said it can never receive)
 --   push         at least one active push device, push not opted out
 --   in_app       has opened the app at least once (an app_open event), in-app not opted out
 --   direct_mail  complete postal address (line 1, postal code, city, country), direct mail not opted out
@@ -27,6 +28,14 @@ quarantines as (
 
     select * from {{ ref('address_quarantines') }}
     where channel = 'email'
+
+),
+
+sms_quarantines as (
+
+    select * from {{ ref('address_quarantines') }}
+    where channel = 'sms'
+        and is_quarantined
 
 ),
 
@@ -66,7 +75,8 @@ joined as (
         coalesce(consents.is_in_app_opted_out, false) as is_in_app_opted_out,
         coalesce(consents.is_direct_mail_opted_out, false) as is_direct_mail_opted_out,
         coalesce(push_devices.has_active_push_device, false) as has_active_push_device,
-        coalesce(engagement.has_app_open, false) as has_app_open
+        coalesce(engagement.has_app_open, false) as has_app_open,
+        sms_quarantines.address is not null as is_phone_quarantined
 
     from profiles
     left join consents
@@ -77,6 +87,8 @@ joined as (
         on profiles.profile_id = push_devices.profile_id
     left join engagement
         on profiles.profile_id = engagement.profile_id
+    left join sms_quarantines
+        on profiles.phone = sms_quarantines.address
 
 ),
 
@@ -106,7 +118,8 @@ evaluated as (
             and is_email_opted_in
             and email_address_status = 'active' as is_email_reachable,
         is_phone_valid
-            and is_sms_opted_in as is_sms_reachable,
+            and is_sms_opted_in
+            and not is_phone_quarantined as is_sms_reachable,
         has_active_push_device
             and not is_push_opted_out as is_push_reachable,
         has_app_open

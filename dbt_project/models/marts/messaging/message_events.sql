@@ -1,7 +1,8 @@
 -- One row per email provider event, deduplicated on SendGrid's event id, tied to its message and profile.
 --
--- profile_id: the profile of the message's contact (through identity resolution); for an event whose
--- message is not in the message history, the profile whose email is the event's address.
+-- profile_id: for a message Herald sent, the profile the send ledger recorded; for a message of
+-- the history, the profile of its contact (through identity resolution); otherwise the profile whose email is
+-- the event's address.
 -- email: the recipient address, normalized (trimmed, lower-case) but not validated: quarantine is kept
 -- for the address that actually failed.
 -- bounce_type: 'hard' for a bounce of type 'bounce' (or without a type) and for a drop because the
@@ -27,6 +28,18 @@ identities as (
 
 ),
 
+sends as (
+
+    select * from {{ ref('int_send_ledger_aggregated_to_messages') }}
+
+),
+
+contacts as (
+
+    select * from {{ ref('int_contacts_merged_to_profiles') }}
+
+),
+
 email_owners as (
 
     -- One owner per address (merged profiles share theirs), so the join below is a plain equi-join.
@@ -46,21 +59,32 @@ with_message as (
         events.sg_event_id,
         events.message_id,
         events.event_type,
+        events.run_id,
         coalesce(
             {{ normalize_email('events.email') }},
-            case when messages.channel = 'email' then {{ normalize_email('messages.address') }} end
+            case when messages.channel = 'email' then {{ normalize_email('messages.address') }} end,
+            case when sends.channel = 'email' then sends_contacts.email end
         ) as email,
         events.provider_bounce_type,
+        events.bounce_classification,
         events.reason,
         events.url,
+        events.url_offset_index,
+        events.attempt,
+        events.is_machine_open,
+        events.batch_id,
         events.occurred_at,
-        message_contacts.profile_id as message_profile_id
+        coalesce(sends.profile_id, message_contacts.profile_id) as message_profile_id
 
     from events
     left join messages
         on events.message_id = messages.message_id
     left join identities as message_contacts
         on messages.external_key = message_contacts.external_key
+    left join sends
+        on events.message_id = sends.message_id
+    left join contacts as sends_contacts
+        on sends.profile_id = sends_contacts.profile_id
 
 ),
 
@@ -70,6 +94,7 @@ final as (
         ---------- ids
         cast(with_message.sg_event_id as {{ dbt.type_string() }}) as message_event_id,
         cast(with_message.message_id as {{ dbt.type_string() }}) as message_id,
+        cast(with_message.run_id as {{ dbt.type_string() }}) as run_id,
         cast(
             coalesce(with_message.message_profile_id, email_owners.profile_id) as {{ dbt.type_string() }}
         ) as profile_id,
@@ -86,8 +111,17 @@ final as (
             end as {{ dbt.type_string() }}
         ) as bounce_type,
         cast(with_message.provider_bounce_type as {{ dbt.type_string() }}) as provider_bounce_type,
+        cast(with_message.bounce_classification as {{ dbt.type_string() }}) as bounce_classification,
         cast(with_message.reason as {{ dbt.type_string() }}) as reason,
         cast(with_message.url as {{ dbt.type_string() }}) as url,
+        cast(with_message.batch_id as {{ dbt.type_string() }}) as batch_id,
+
+        ---------- numerics
+        cast(with_message.url_offset_index as {{ dbt.type_bigint() }}) as url_offset_index,
+        cast(with_message.attempt as {{ dbt.type_bigint() }}) as attempt,
+
+        ---------- booleans
+        cast(with_message.is_machine_open as {{ dbt.type_boolean() }}) as is_machine_open,
 
         ---------- timestamps
         cast(with_message.occurred_at as {{ dbt.type_timestamp() }}) as occurred_at

@@ -17,12 +17,25 @@
 --                of the current segment, soft bounces counting only {{ spacing_hours }} h or more apart
 --   active       otherwise
 -- Deferrals are the provider retrying: they are recorded as errors but never counted.
+--
+-- SMS numbers and push tokens (channel_events, Herald's sends and the history alike): a failure the provider
+-- says is permanent (failure_type invalid_address: not a mobile number, landline, unregistered token)
+-- quarantines the address at once; a later delivery lifts it; other failures are recorded, never counted.
 
 with
 
 message_events as (
 
     select * from {{ ref('message_events') }}
+
+),
+
+channel_events as (
+
+    select * from {{ ref('channel_message_events') }}
+    where address is not null
+        and channel in ('sms', 'push')
+        and (event_type = 'delivered' or failure_type is not null)
 
 ),
 
@@ -185,7 +198,81 @@ evaluated as (
 
 ),
 
-final as (
+channel_deliveries as (
+
+    select
+        channel,
+        address,
+        max(occurred_at) as last_delivered_at
+
+    from channel_events
+    where event_type = 'delivered'
+    group by channel, address
+
+),
+
+channel_failures as (
+
+    select
+        channel_events.*,
+        channel_deliveries.last_delivered_at,
+        row_number() over (
+            partition by channel_events.channel, channel_events.address
+            order by channel_events.occurred_at desc, channel_events.channel_event_id desc
+        ) as recency_rank
+
+    from channel_events
+    left join channel_deliveries
+        on channel_events.channel = channel_deliveries.channel
+        and channel_events.address = channel_deliveries.address
+    where channel_events.failure_type is not null
+
+),
+
+channel_evaluated as (
+
+    select
+        channel,
+        address,
+        max(last_delivered_at) as last_delivered_at,
+        max(occurred_at) as last_error_at,
+        max(case when recency_rank = 1 then coalesce(detail, error_code) end) as last_error_reason,
+        min(
+            case
+                when failure_type = 'invalid_address'
+                    and (last_delivered_at is null or occurred_at > last_delivered_at)
+                    then occurred_at
+            end
+        ) as hard_bounced_at
+
+    from channel_failures
+    group by channel, address
+
+),
+
+channel_final as (
+
+    select
+        cast({{ dbt.hash(dbt.concat(['channel', "'|'", 'address'])) }} as {{ dbt.type_string() }})
+            as address_quarantine_id,
+        cast(channel as {{ dbt.type_string() }}) as channel,
+        cast(address as {{ dbt.type_string() }}) as address,
+        cast(case when hard_bounced_at is not null then 'quarantined' else 'active' end as {{ dbt.type_string() }})
+            as quarantine_status,
+        cast(case when hard_bounced_at is not null then 'invalid_address' end as {{ dbt.type_string() }})
+            as quarantine_reason,
+        cast(last_error_reason as {{ dbt.type_string() }}) as last_error_reason,
+        cast(0 as {{ dbt.type_bigint() }}) as soft_bounce_count,
+        cast(hard_bounced_at is not null as {{ dbt.type_boolean() }}) as is_quarantined,
+        cast(hard_bounced_at as {{ dbt.type_timestamp() }}) as quarantined_since,
+        cast(last_error_at as {{ dbt.type_timestamp() }}) as last_error_at,
+        cast(last_delivered_at as {{ dbt.type_timestamp() }}) as last_delivered_at
+
+    from channel_evaluated
+
+),
+
+email_final as (
 
     select
         ---------- ids
@@ -225,6 +312,14 @@ final as (
         cast(last_delivered_at as {{ dbt.type_timestamp() }}) as last_delivered_at
 
     from evaluated
+
+),
+
+final as (
+
+    select * from email_final
+    union all
+    select * from channel_final
 
 )
 

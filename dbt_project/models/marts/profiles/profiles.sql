@@ -72,7 +72,12 @@ final as (
         cast(coalesce(engagement.opens_recent, 0) as {{ dbt.type_bigint() }}) as opens_recent,
         cast(coalesce(engagement.clicks_recent, 0) as {{ dbt.type_bigint() }}) as clicks_recent,
         cast(coalesce(engagement.active_days_recent, 0) as {{ dbt.type_bigint() }}) as active_days_recent,
+        cast(coalesce(engagement.opens_last_30_days, 0) as {{ dbt.type_bigint() }}) as opens_last_30_days,
+        cast(coalesce(engagement.clicks_last_30_days, 0) as {{ dbt.type_bigint() }}) as clicks_last_30_days,
+        cast(coalesce(engagement.opens_last_90_days, 0) as {{ dbt.type_bigint() }}) as opens_last_90_days,
+        cast(coalesce(engagement.clicks_last_90_days, 0) as {{ dbt.type_bigint() }}) as clicks_last_90_days,
         cast(coalesce(engagement.engagement_score, 0) as {{ dbt.type_bigint() }}) as engagement_score,
+        cast(coalesce(engagement.engagement_tier, 'none') as {{ dbt.type_string() }}) as engagement_tier,
 
         ---------- booleans
         cast(profiles.is_email_valid as {{ dbt.type_boolean() }}) as is_email_valid,
