@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import email.message
 import io
+import json
 import logging
 import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import python_http_client
+from python_http_client.client import Response
 from python_http_client.exceptions import HTTPError, handle_error
 from sendgrid import SendGridAPIClient
 
@@ -74,14 +75,27 @@ class SendGridSettings:
         )
 
 
+class _Headers(dict[str, str]):
+    """An answer's headers (names lower-cased by the transport), looked up by name in any case, as urllib's
+    ``info()`` allows."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name.lower() if isinstance(name, str) else name)
+
+
 class _Response:
-    """What python_http_client.Response reads from a urllib response."""
+    """What Response reads from a urllib response."""
+
+    __slots__ = ("_r",)
 
     def __init__(self, r: HttpResponse) -> None:
         self._r = r
-        self._headers = email.message.Message()
-        for k, v in r.headers.items():
-            self._headers[k] = v
 
     def getcode(self) -> int:
         return self._r.status
@@ -89,20 +103,31 @@ class _Response:
     def read(self) -> bytes:
         return self._r.body
 
-    def info(self) -> email.message.Message:
-        return self._headers
+    def info(self) -> _Headers:
+        return _Headers(self._r.headers)
 
 
 class _KeepAliveClient(python_http_client.Client):  # type: ignore[misc]
-    """The official client, with the connection step routed through one keep-alive connection."""
+    """The official client, with the request itself made over one keep-alive connection.
+
+    The client's method chain (``client.mail.send.post(request_body=...)``), URL building, default headers and
+    JSON encoding are the library's; only the last step differs. python_http_client builds a
+    ``urllib.request.build_opener()`` for every request (ten handlers and a scan of the environment for proxy
+    settings: about half the CPU of a call) and hands it to ``_make_request``; the keep-alive transport never
+    used it, so the verbs here go straight to the transport. The chain's intermediate clients are kept, so a
+    request builds none. Nothing is logged: headers carry the API key and bodies personal data."""
 
     def __init__(self, *args: Any, transport: KeepAlive, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._transport = transport
+        self._children: dict[str, _KeepAliveClient] = {}
 
     def _build_client(self, name: str | None = None) -> _KeepAliveClient:
+        child = self._children.get(name) if name else None
+        if child is not None:
+            return child
         url_path = [*self._url_path, name] if name else self._url_path
-        return _KeepAliveClient(
+        child = _KeepAliveClient(
             host=self.host,
             version=self._version,
             request_headers=self.request_headers,
@@ -111,25 +136,56 @@ class _KeepAliveClient(python_http_client.Client):  # type: ignore[misc]
             timeout=self.timeout,
             transport=self._transport,
         )
+        if name:
+            self._children[name] = child
+        return child
 
-    def _make_request(self, opener: Any, request: urllib.request.Request, timeout: float | None = None) -> _Response:
-        parts = urlsplit(request.get_full_url())
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        r = self._transport.request(
-            request.get_method(),
-            path,
-            body=request.data if isinstance(request.data, bytes) else None,
-            headers=dict(request.header_items()),
-        )
+    def __getattr__(self, name: str) -> Any:
+        if name in self.methods:
+            method = name.upper()
+
+            def http_request(
+                request_body: Any = None,
+                query_params: Mapping[str, Any] | None = None,
+                request_headers: Mapping[str, str] | None = None,
+                timeout: float | None = None,
+                **_: Any,
+            ) -> Response:
+                return self._request(method, request_body, query_params, request_headers)
+
+            return http_request
+        return super().__getattr__(name)
+
+    def _request(
+        self,
+        method: str,
+        request_body: Any,
+        query_params: Mapping[str, Any] | None,
+        request_headers: Mapping[str, str] | None,
+    ) -> Response:
+        # As python_http_client's own http_request: merge headers, encode a JSON body unless told otherwise.
+        if request_headers:
+            self._update_headers(request_headers)
+        data: bytes | None
+        if request_body is None:
+            data = None
+        elif self.request_headers.get("Content-Type", "application/json") != "application/json":
+            data = request_body.encode("utf-8")
+        else:
+            self.request_headers.setdefault("Content-Type", "application/json")
+            data = json.dumps(request_body).encode("utf-8")
+        url: str = self._build_url(query_params)
+        path = url[len(self.host) :] if url.startswith(self.host) else urlsplit(url).path
+        r = self._transport.request(method, path, body=data, headers=self.request_headers)
         if r.status >= 400:
             hdrs = email.message.Message()
             for k, v in r.headers.items():
                 hdrs[k] = v
-            err = urllib.error.HTTPError(parts.path, r.status, "", hdrs, io.BytesIO(r.body))
+            err = urllib.error.HTTPError(urlsplit(url).path, r.status, "", hdrs, io.BytesIO(r.body))
             exc = handle_error(err)
             exc.__cause__ = None
             raise exc
-        return _Response(r)
+        return Response(_Response(r))
 
 
 class SendGridProvider:
