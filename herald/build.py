@@ -165,6 +165,8 @@ def build(
     project: Project,
     *,
     select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    full_refresh: bool = False,
     quiet: bool = False,
     force: bool = False,
 ) -> BuildResult:
@@ -172,7 +174,8 @@ def build(
 
     Audience models are regenerated from their specs first (an invalid spec stops the build). A full build
     whose inputs (landed batches and dbt files) are unchanged since the published build is skipped unless
-    ``force``: re-running is cheap. A build limited by ``select`` is never published.
+    ``force``: re-running is cheap. A build limited by ``select`` (or ``exclude``) is never published;
+    ``full_refresh`` rebuilds incremental models from scratch (those that allow it).
     """
     started = time.monotonic()
     landing.ensure_initialized(project)
@@ -180,9 +183,19 @@ def build(
         generate_audience_models(project)
         cutoff = landing.latest_batch_id(project)
         current = published_fingerprint(project)
-        if not force and not select and current is not None and current[1] == fingerprint(project, cutoff):
+        partial = bool(select or exclude)
+        if not force and not partial and current is not None and current[1] == fingerprint(project, cutoff):
             return BuildResult(current[0], cutoff, None, time.monotonic() - started)
-        return _build_locked(project, cutoff, select=select, publish_result=not select, quiet=quiet, started=started)
+        return _build_locked(
+            project,
+            cutoff,
+            select=select,
+            exclude=exclude,
+            full_refresh=full_refresh,
+            publish_result=not partial,
+            quiet=quiet,
+            started=started,
+        )
 
 
 def build_audiences(project: Project, names: Sequence[str] = (), *, quiet: bool = False) -> BuildResult:
@@ -282,6 +295,8 @@ def _build_locked(
     publish_result: bool,
     quiet: bool,
     started: float,
+    exclude: Sequence[str] = (),
+    full_refresh: bool = False,
     extra_env: Mapping[str, str] | None = None,
     before_publish: BeforePublish | None = None,
 ) -> BuildResult:
@@ -292,6 +307,10 @@ def _build_locked(
     args = ["build"]
     if select:
         args += ["--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
+    if full_refresh:
+        args.append("--full-refresh")
     _mark_build_file_dirty(project)
     env = {**(extra_env or {}), "HERALD_AS_OF": as_of, "HERALD_BUILD_ID": build_id}
     run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet, env=env)
