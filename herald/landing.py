@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import os
 import secrets
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,7 @@ def ensure_initialized(project: Project) -> None:
 
 
 def _atomic_write(data: pa.Table, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.partial")  # unique per writer
     try:
         pq.write_table(data, tmp, compression="zstd")
         with open(tmp, "rb") as fh:
