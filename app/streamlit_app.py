@@ -30,6 +30,9 @@ page = st.navigation(
             "views/campaign_preparation.py", title="Preparation", icon=":material/fact_check:", url_path="preparation"
         ),
         st.Page("views/campaign_approval.py", title="Approval", icon=":material/verified:", url_path="approval"),
+        st.Page("views/reports_delivery.py", title="Delivery report", icon=":material/insights:", url_path="report"),
+        st.Page("views/reports_overview.py", title="Campaign reports", icon=":material/bar_chart:", url_path="reports"),
+        st.Page("views/reports_explore.py", title="Explore", icon=":material/pivot_table_chart:", url_path="explore"),
     ]
 )
 

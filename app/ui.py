@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from app.charts import ChartOptions
 from app.data.warehouse import Missing, build_info, current_warehouse
@@ -68,3 +69,25 @@ def chart_or_note(
         st.caption(empty)
         return
     st.altair_chart(build(table, options), width="stretch")
+
+
+def table_with_csv(
+    frame: pd.DataFrame, *, name: str, key: str, column_config: Mapping[str, ColumnConfig] | None = None
+) -> None:
+    """Show ``frame`` and a button that downloads exactly it as ``<name>.csv`` (every report table has one)."""
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=dict(column_config or {}))
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+    )
+
+
+def percent(value: object) -> str:
+    """A fraction (0–1) as a percentage for a metric tile; — when there is no denominator."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    return f"{float(value):.1%}"  # type: ignore[arg-type]
