@@ -21,6 +21,7 @@ from herald.project import Project
 from senders import ledger
 from senders.job import SendJob, SendOptions
 from senders.links import Links
+from senders.suppression import Suppressions
 from tests.conftest import make_scratch_project
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.tracking.consent_support import (
@@ -368,15 +369,18 @@ def test_one_click_takes_the_profile_off_every_next_send_list_of_the_topic_and_a
         assert pages.get(visited.group(1)).status == 200  # a mail scanner, or a person who changes their mind
         assert pages.post(one_click.group(1), {"List-Unsubscribe": "One-Click"}).status == 200
 
-    after = prepare(project, "e2e_news")  # another delivery on the same channel and topic
-    again = prepare(project, "e2e_small_news")  # and the one that was sent
-    for run in (after, again):
-        targets = _targets(project, run.run_id)
-        assert unsubscriber not in targets
-        assert visitor in targets
-        [(rule,)] = rows(
-            project,
-            "select exclusion_rule from send_list_exclusions where run_id = ? and profile_id = ?",
-            [run.run_id, unsubscriber],
-        )
-        assert rule == "no_consent"
+    # The next preparation of any delivery on the channel and topic (here the everyone one) leaves them out,
+    after = prepare(project, "e2e_news")
+    targets = _targets(project, after.run_id)
+    assert unsubscriber not in targets
+    assert visitor in targets
+    [(rule,)] = rows(
+        project,
+        "select exclusion_rule from send_list_exclusions where run_id = ? and profile_id = ?",
+        [after.run_id, unsubscriber],
+    )
+    assert rule == "no_consent"
+    # and so does every sender claiming a message of the topic now, the sent run's own included.
+    claims = Suppressions(project, channel="email", topic="newsletter")
+    assert claims.reason(unsubscriber, "x@example.com") == "opted_out"
+    assert claims.reason(visitor, "y@example.com") is None
