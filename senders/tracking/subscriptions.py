@@ -200,10 +200,10 @@ class Subscriptions:
                 submitted_at=now,
                 expires_at=now + spec.confirm_expiry_seconds,
             )
+            message = self._message(spec, pending, key)  # a template error fails here, before anything is kept
             if pending.is_new_contact:
                 self._land_contact(spec, pending, now, existing=None)
             self.journal.append(spec.name, key, _submitted(pending))
-            message = self._message(spec, pending, key)  # a template error fails here, before any claim
             self.journal.append(spec.name, key, _event(pending, "claimed", now))
             state, detail = self._send(spec, message)
             self.journal.append(spec.name, key, {**_event(pending, state, now), "detail": detail})

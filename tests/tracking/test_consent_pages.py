@@ -78,8 +78,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, demo_project: Project) -> It
             assert shard.try_lock()
             shard.append(
                 [
-                    ledger.Entry(mid, state, 1, RUN, p, p, "email", "winter_sale_email", provider_id="x")
-                    for state in ("claimed", "accepted")
+                    ledger.Entry(mid, "claimed", 1, RUN, p, p, "email", "winter_sale_email"),
+                    ledger.Entry(mid, "accepted", 1, RUN, p, p, "email", "winter_sale_email", provider_id="x"),
                 ]
             )
     yield World(
