@@ -1,0 +1,132 @@
+"""Engagement build: incremental after +1 % provider events, beside a full rebuild of the same models.
+
+    .venv/bin/python bench/bench_engagement.py --profiles 500000 --workdir /tmp/bench-engagement
+
+1. Generate ``--profiles`` people (few app events: the engagement models do not read them) and build the whole
+   warehouse once (not timed).
+2. Full rebuild of the engagement models (``dbt run --full-refresh`` on the messaging and engagement folders):
+   the baseline.
+3. Land 1 % more provider events (new events of existing messages, as a webhook batch would bring) and run the
+   same models incrementally: the deduplicated events read only the new batch, the message fact recomputes only
+   the messages it touches.
+4. Full rebuild again over the same data, to show what the incremental run saved and that both give the same
+   message fact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from herald import landing
+from herald.build import build, run_dbt
+from herald.generate import generate
+from herald.project import Project
+from herald.raw_schema import ESP_EVENTS
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGAGEMENT = (
+    "path:dbt_project/models/intermediate/messaging",
+    "path:dbt_project/models/marts/messaging",
+    "path:dbt_project/models/marts/engagement",
+)
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _timed(label: str, fn: object) -> tuple[float, float]:
+    wall, cpu = time.monotonic(), _cpu()
+    fn()  # type: ignore[operator]
+    wall, cpu = time.monotonic() - wall, _cpu() - cpu
+    print(f"  {label:<44} {wall:8.1f} s wall {cpu:8.1f} s CPU", flush=True)
+    return wall, cpu
+
+
+def _engagement_run(project: Project, *, full_refresh: bool) -> None:
+    args = ["run", "--select", *ENGAGEMENT]
+    if full_refresh:
+        args.append("--full-refresh")
+    run_dbt(project, args, batch_cutoff=landing.latest_batch_id(project), quiet=True)
+
+
+def _land_one_percent(project: Project) -> int:
+    """New events (new ids, a day later) for 1 % of the provider events already landed, as one batch."""
+    con = duckdb.connect()
+    try:
+        pattern = str(landing.table_dir(project, ESP_EVENTS) / "*.parquet")
+        names = ", ".join(c.name for c in ESP_EVENTS.columns if c.name not in ("sg_event_id", "occurred_at"))
+        table = con.execute(
+            f"select 'more-' || sg_event_id as sg_event_id, {names}, occurred_at + interval 1 day as occurred_at "
+            f"from read_parquet('{pattern}') where hash(sg_event_id) % 100 = 0"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    landing.land_batch(project, ESP_EVENTS, table, source_file="bench-webhook.json")
+    return int(table.num_rows)
+
+
+def _fact_digest(project: Project) -> tuple[object, ...]:
+    con = duckdb.connect(str(project.build_path), read_only=True)
+    try:
+        row = con.execute(
+            "select count(*), sum(open_count), sum(click_count), sum(case when is_opened then 1 else 0 end), "
+            "sum(hash(message_id, open_count, click_count, is_delivered, is_bounced, last_event_at)) "
+            "from message_outcomes"
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return tuple(row)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profiles", type=int, default=500_000)
+    parser.add_argument("--events-per-profile", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-engagement"))
+    args = parser.parse_args()
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    project = Project(root=ROOT, warehouse_dir=args.workdir / "warehouse")
+    project.ensure_dirs()
+    os.environ.setdefault("DBT_TARGET_PATH", str(args.workdir / "dbt-target"))
+    print(f"Engagement build, {args.profiles:,} profiles, {os.cpu_count()} CPUs", flush=True)
+    report = generate(project.landing_dir, profiles=args.profiles, events_per_profile=args.events_per_profile)
+    events = report.rows.get("esp_events", 0) + report.rows.get("channel_events", 0)
+    rows = report.rows
+    print(
+        f"  generated in {report.seconds:.0f} s: {rows['esp_events']:,} email events, "
+        f"{rows['channel_events']:,} SMS/push callbacks, {rows['message_history']:,} messages"
+    )
+    _timed("whole warehouse, first build (not compared)", lambda: build(project, quiet=True))
+    full_wall, full_cpu = _timed("engagement models, full rebuild", lambda: _engagement_run(project, full_refresh=True))
+    added = _land_one_percent(project)
+    print(f"  landed {added:,} new provider events (+{added / max(events, 1):.1%})", flush=True)
+    inc_wall, inc_cpu = _timed("engagement models, incremental", lambda: _engagement_run(project, full_refresh=False))
+    incremental = _fact_digest(project)
+    again_wall, again_cpu = _timed(
+        "engagement models, full rebuild (same data)", lambda: _engagement_run(project, full_refresh=True)
+    )
+    assert _fact_digest(project) == incremental, "the incremental message fact differs from a full rebuild"
+    landed = pq.ParquetDataset(str(landing.table_dir(project, ESP_EVENTS))).read(columns=["sg_event_id"]).num_rows
+    print()
+    print(f"| {landed:,} email events landed | wall | CPU |")
+    print("|---|---|---|")
+    print(f"| full rebuild of the engagement models | {again_wall:.1f} s | {again_cpu:.1f} s |")
+    print(f"| incremental after +1 % events | {inc_wall:.1f} s | {inc_cpu:.1f} s |")
+    print(f"| ratio | {again_wall / inc_wall:.1f}× | {again_cpu / max(inc_cpu, 0.01):.1f}× |")
+    print(f"(first full rebuild, before the extra events: {full_wall:.1f} s wall, {full_cpu:.1f} s CPU)")
+
+
+if __name__ == "__main__":
+    main()
