@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,59 @@ class Recipient:
             extras={k: str(row[k]) for k in POSTAL_FIELDS if row.get(k) is not None},
         )
 
+    @classmethod
+    def from_columns(cls, message_ids: Sequence[str], columns: Mapping[str, Sequence[Any]]) -> list[Recipient]:
+        """``from_row`` for every row of a table given as columns (name → values, as ``pyarrow`` gives them with
+        ``to_pylist``): the same recipients, without a dict per row."""
+        n = len(message_ids)
+        none: list[Any] = [None] * n
+
+        def column(name: str) -> Sequence[Any]:
+            return columns.get(name, none)
+
+        postal = [(k, columns[k]) for k in POSTAL_FIELDS if k in columns]
+        loads = _json_object
+        out = []
+        rows = zip(
+            message_ids,
+            column("recipient_id"),
+            column("profile_id"),
+            column("address"),
+            column("recipient_group"),
+            column("variant"),
+            column("payload"),
+            column("time_zone"),
+            strict=True,
+        )
+        for i, (message_id, recipient_id, profile_id, address, group, variant, payload, time_zone) in enumerate(rows):
+            out.append(
+                cls(
+                    message_id=message_id,
+                    recipient_id=str(recipient_id),
+                    profile_id=None if profile_id is None else str(profile_id),
+                    address=str(address or ""),
+                    group=str(group or ""),
+                    variant=str(variant or ""),
+                    payload=loads(payload) if isinstance(payload, str) and payload else {},
+                    time_zone=str(time_zone or ""),
+                    extras={k: str(values[i]) for k, values in postal if values[i] is not None} if postal else {},
+                )
+            )
+        return out
+
+
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _json_object(text: str) -> Any:
+    """``json.loads(text)``; JSON that is exactly one value (as the warehouse writes it) skips the whitespace
+    checks around it."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        return json.loads(text)  # leading whitespace, or not JSON: json.loads says which
+    return value if end == len(text) else json.loads(text)
+
 
 def with_preheader(html: str, preheader_html: str) -> str:
     """Put the preheader where inboxes look for it: hidden text first in the body."""
@@ -97,8 +150,8 @@ class Composer:
             return True
         return shared_form(self.renderer, self.template, "") is not None
 
-    def context(self, r: Recipient) -> dict[str, Any]:
-        token = self.links.token(r.message_id)  # signed once per message, used by every link
+    def context(self, r: Recipient, token: str | None = None) -> dict[str, Any]:
+        token = token or self.links.token(r.message_id)  # signed once per message, used by every link
         return {
             "unsubscribe_url": self.links.unsubscribe_url(r.message_id, token),
             "preferences_url": self.links.preferences_url(r.message_id, token),
@@ -108,10 +161,10 @@ class Composer:
             "variant": r.variant,
         }
 
-    def _headers(self, r: Recipient) -> dict[str, str]:
+    def _headers(self, r: Recipient, token: str | None = None) -> dict[str, str]:
         if self.channel != "email":
             return {}
-        return self.links.list_unsubscribe_headers(r.message_id, self.links.token(r.message_id))
+        return self.links.list_unsubscribe_headers(r.message_id, token or self.links.token(r.message_id))
 
     def _data(self, r: Recipient) -> dict[str, str]:
         if self.channel == "direct_mail":
@@ -120,7 +173,7 @@ class Composer:
             return {"message_id": r.message_id, "delivery_id": self.delivery_id}
         return {}
 
-    def message(self, r: Recipient, rendered: RenderedMessage) -> OutgoingMessage:
+    def message(self, r: Recipient, rendered: RenderedMessage, token: str | None = None) -> OutgoingMessage:
         html = rendered.html
         if self.channel == "email":
             html = with_preheader(html, str(escape(rendered.preheader)))
@@ -135,14 +188,15 @@ class Composer:
             title=rendered.title,
             text=rendered.text,
             html=html,
-            headers=self._headers(r),
+            headers=self._headers(r, token),
             data=self._data(r),
         )
 
     def compose(self, r: Recipient) -> OutgoingMessage:
         """The whole message for ``r``; raises TemplateError naming template, part, line and recipient."""
-        rendered = self.renderer.render(self.template, r.payload, self.context(r), label=r.recipient_id)
-        return self.message(r, rendered)
+        token = self.links.token(r.message_id)
+        rendered = self.renderer.render(self.template, r.payload, self.context(r, token), label=r.recipient_id)
+        return self.message(r, rendered, token)
 
     def compose_shared(self, r: Recipient) -> OutgoingMessage | None:
         """The same message as a shared body plus substitutions (email only), or None to use ``compose``."""
@@ -154,14 +208,23 @@ class Composer:
         form = self._forms[locale]
         if form is None:
             return None
+        link_token = self.links.token(r.message_id)
         values = {k: v for k, v in r.payload.items() if v is not None}
-        values.update(self.context(r))
-        subs = form.substitutions(values)
-        if subs is None or sum(len(k) + len(v.encode()) for k, v in subs.items()) > MAX_SUBSTITUTION_BYTES:
+        values.update(self.context(r, link_token))
+        got = form.render(values)
+        if got is None:
+            return None
+        subs, inline = got
+        # At most 4 bytes a character: count the bytes only when the limit may be reached.
+        chars = sum(map(len, subs)) + sum(map(len, subs.values()))
+        if (
+            chars * 4 > MAX_SUBSTITUTION_BYTES
+            and sum(len(k) + len(v.encode()) for k, v in subs.items()) > MAX_SUBSTITUTION_BYTES
+        ):
             return None
         try:
-            subject = self._render_part(locale, "subject", values)
-            preheader = self._render_part(locale, "preheader", values)
+            subject = inline["subject"] if "subject" in inline else self._render_part(locale, "subject", values)
+            preheader = inline["preheader"] if "preheader" in inline else self._render_part(locale, "preheader", values)
         except Exception:
             return None  # compose() will raise the renderer's precise error
         token = form.token(PREHEADER_TOKEN_PART, 0)
@@ -179,7 +242,7 @@ class Composer:
             preheader=preheader,
             text=form.bodies.get("text", ""),
             html=html,
-            headers=self._headers(r),
+            headers=self._headers(r, link_token),
             substitutions=subs,
         )
 

@@ -7,7 +7,11 @@ in one provider request: the body with a token where each expression stood, and 
 value, computed by the same compiled expressions the renderer uses (so escaping and fallbacks are identical).
 Anything else is per-recipient logic and goes through ``Renderer.render`` one message at a time.
 
-``SharedForm.substitutions`` returns None for a recipient whose values would not give exactly what
+The subject and preheader travel per recipient; when they are output expressions too, their text comes from the
+same evaluation (``SharedForm.render``): every expression of the parts compiled in one environment is evaluated
+by one template render per recipient (one for the plain parts, one for the autoescaped HTML).
+
+``SharedForm.render`` (and ``substitutions``) returns None for a recipient whose values would not give exactly what
 ``Renderer.render`` gives (a missing field, whitespace at the edges of a stripped part): that recipient is
 rendered on its own, so the shared path is an optimisation, never a second behaviour.
 """
@@ -24,28 +28,51 @@ from jinja2 import nodes
 from herald.content.render import Renderer
 
 _SEP = "\x1e"
-SHARED_PARTS = ("text", "html")  # subject and preheader travel per recipient, not as shared bodies
+SHARED_PARTS = ("text", "html")  # parts sent once per request, with tokens where the values go
+INLINE_PARTS = ("subject", "preheader")  # parts that travel per recipient, computed from the same values
 
 
 @dataclass(frozen=True, slots=True)
 class _Part:
-    pieces: tuple[str | int, ...]  # literal text, or the index of an expression in the values template
-    values: jinja2.Template | None  # renders every expression of the part, joined by _SEP
+    pieces: tuple[str | int, ...]  # literal text, or the index of an expression among the part's values
+    group: str  # the environment the part's expressions are evaluated in ("html" autoescapes)
+    first: int  # where the part's values start in its group's output
+    count: int  # how many values the part has
     strip: bool  # the renderer strips this part
+    edges_fixed: bool  # literal non-space text at both edges: stripping never reaches a value
 
 
 class SharedForm:
     """The shared bodies of one template in one locale (see the module docstring)."""
 
-    def __init__(self, template: str, locale: str, parts: Mapping[str, _Part], prefix: str) -> None:
+    def __init__(
+        self,
+        template: str,
+        locale: str,
+        parts: Mapping[str, _Part],
+        prefix: str,
+        *,
+        inline: Mapping[str, _Part] | None = None,
+        groups: Mapping[str, tuple[jinja2.Template, int]] | None = None,
+    ) -> None:
         self.template = template
         self.locale = locale
         self._parts = dict(parts)
+        self._inline = dict(inline or {})
+        self._groups = dict(groups or {})
+        # The names every render sees besides the recipient's (range, dict, ...): the templates' globals, read
+        # once. A render then starts from one merged dict instead of copying the values and walking the globals'
+        # chain for each template (what ``Template.render`` does); the evaluation itself is the template's own.
+        flat = [dict(template.globals) for template, _ in self._groups.values()]
+        self._globals: dict[str, Any] | None = flat[0] if flat and all(g == flat[0] for g in flat) else None
         self._prefix = prefix
+        self._tokens = {part: [self.token(part, i) for i in range(p.count)] for part, p in self._parts.items()}
         self.bodies: dict[str, str] = {
             part: self._assemble(p.pieces, lambda i, part=part: self.token(part, i), strip_edges=p.strip)
             for part, p in self._parts.items()
         }
+        # Inline parts with per-recipient logic (an ``if`` in the subject) are rendered whole by the caller.
+        self.inline_parts: frozenset[str] = frozenset(self._inline)
 
     def token(self, part: str, index: int) -> str:
         return f"{self._prefix}{part[0]}{index}%"
@@ -60,75 +87,140 @@ class SharedForm:
                 out[-1] = out[-1].rstrip()
         return "".join(out)
 
+    def render(self, values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]] | None:
+        """One recipient's substitutions (token → value) and inline parts (``subject`` / ``preheader`` → text,
+        stripped as the renderer strips them; parts with logic are left out), from one evaluation of every
+        expression per environment; or None when this recipient must be rendered on its own.
+
+        ``values``: recipient fields without nulls, plus context."""
+        got: dict[str, list[str]] = {}
+        shared = None
+        if self._globals is not None:
+            shared = dict(self._globals)
+            shared.update(values)
+        for group, (template, expected) in self._groups.items():
+            try:
+                if shared is None:
+                    rendered = template.render(values)
+                else:
+                    context = template.new_context(shared, shared=True)
+                    rendered = template.environment.concat(template.root_render_func(context))
+            except Exception:  # any failure: the renderer will say exactly what, with template and line
+                return None
+            out = rendered.split(_SEP)
+            if len(out) != expected:
+                return None  # a value contained the separator
+            got[group] = out
+        subs: dict[str, str] = {}
+        for part, p in self._parts.items():
+            if not p.count:
+                continue
+            vals = got[p.group][p.first : p.first + p.count]
+            if p.strip and not p.edges_fixed and not _strip_commutes(p.pieces, vals):
+                return None
+            subs.update(zip(self._tokens[part], vals, strict=True))
+        inline: dict[str, str] = {}
+        for part, p in self._inline.items():
+            vals = got[p.group][p.first : p.first + p.count] if p.count else []
+            inline[part] = "".join(x if isinstance(x, str) else vals[x] for x in p.pieces).strip()
+        return subs, inline
+
     def substitutions(self, values: Mapping[str, Any]) -> dict[str, str] | None:
         """Token → value for one recipient (``values``: recipient fields without nulls, plus context), or None
         when this recipient must be rendered on its own."""
-        subs: dict[str, str] = {}
-        for part, p in self._parts.items():
-            if p.values is None:
-                continue
-            try:
-                rendered = p.values.render(values)
-            except Exception:  # any failure: the renderer will say exactly what, with template and line
-                return None
-            got = rendered.split(_SEP)
-            expected = sum(1 for piece in p.pieces if isinstance(piece, int))
-            if len(got) != expected:
-                return None  # a value contained the separator
-            if p.strip and not _strip_commutes(p.pieces, got):
-                return None
-            for i, v in enumerate(got):
-                subs[self.token(part, i)] = v
-        return subs
+        got = self.render(values)
+        return None if got is None else got[0]
 
 
 def _strip_commutes(pieces: tuple[str | int, ...], got: list[str]) -> bool:
     """The renderer strips the whole message; the shared body was stripped before the values went in. Both
-    agree unless a value sits at an edge (or next to a literal that stripping empties): check it exactly."""
+    agree unless a value sits at an edge (or next to a literal that stripping empties): check it exactly, unless
+    each edge is plainly safe (a value with no space at its outer end, beside a blank literal or none)."""
+    if _edge_safe(pieces, got, 0) and _edge_safe(pieces, got, -1):
+        return True
     whole = "".join(p if isinstance(p, str) else got[p] for p in pieces).strip()
     shared = SharedForm._assemble(pieces, lambda i: got[i], strip_edges=True)
     return whole == shared
 
 
+def _edge_safe(pieces: tuple[str | int, ...], got: list[str], end: int) -> bool:
+    """Whether stripping the whole text stops inside the edge piece that the shared body stripped itself: a
+    literal with text, or a non-empty value not starting (ending) with a space, alone or after a blank literal."""
+    piece = pieces[end]
+    if isinstance(piece, str):
+        if piece.strip():
+            return True
+        if len(pieces) < 2:
+            return False
+        piece = pieces[1 if end == 0 else -2]
+        if isinstance(piece, str):
+            return False
+    value = got[piece]
+    return bool(value) and not value[end].isspace()
+
+
+def _outputs(tree: nodes.Template) -> tuple[list[str | int], list[nodes.Expr]] | None:
+    """A part's literal pieces and expressions, or None when anything but output decides its text."""
+    pieces: list[str | int] = []
+    exprs: list[nodes.Expr] = []
+    for node in tree.body:
+        if not isinstance(node, nodes.Output):
+            return None  # if / for / set / include / extends / macro: the text itself depends on data
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                pieces.append(child.data)
+            else:
+                pieces.append(len(exprs))
+                exprs.append(child)
+    return pieces, exprs
+
+
 def shared_form(renderer: Renderer, name: str, locale: str) -> SharedForm | None:
-    """The shared form of template ``name`` in ``locale``, or None if a part has per-recipient logic."""
+    """The shared form of template ``name`` in ``locale``, or None if a body part has per-recipient logic."""
     spec = renderer.load(name)
     locale = locale if locale in spec.sources else ""
     sources = spec.parts(locale)
-    literals: list[str] = []
     analysed: dict[str, tuple[list[str | int], list[nodes.Expr]]] = {}
-    for part in SHARED_PARTS:
+    inline_analysed: dict[str, tuple[list[str | int], list[nodes.Expr]]] = {}
+    for part in (*SHARED_PARTS, *INLINE_PARTS):
         source = sources.get(part)
         if source is None:
+            if part in INLINE_PARTS:
+                inline_analysed[part] = ([], [])  # the renderer gives "" for a part the template lacks
             continue
-        env = renderer.environment(part)
-        tree = env.parse(source)
-        pieces: list[str | int] = []
-        exprs: list[nodes.Expr] = []
-        for node in tree.body:
-            if not isinstance(node, nodes.Output):
-                return None  # if / for / set / include / extends / macro: the text itself depends on data
-            for child in node.nodes:
-                if isinstance(child, nodes.TemplateData):
-                    pieces.append(child.data)
-                    literals.append(child.data)
-                else:
-                    pieces.append(len(exprs))
-                    exprs.append(child)
-        analysed[part] = (pieces, exprs)
+        found = _outputs(renderer.environment(part).parse(source))
+        if found is None:
+            if part in SHARED_PARTS:
+                return None
+            continue  # an inline part with logic: rendered whole per recipient
+        (analysed if part in SHARED_PARTS else inline_analysed)[part] = found
+    literals = [piece for pieces, _ in analysed.values() for piece in pieces if isinstance(piece, str)]
     prefix = "%hrl"
     while any(prefix in text for text in literals):
         prefix += "x"
-    parts: dict[str, _Part] = {}
-    for part, (found, exprs) in analysed.items():
-        values = None
-        if exprs:
-            body: list[nodes.Node] = []
-            for i, e in enumerate(exprs):
-                if i:
-                    body.append(nodes.TemplateData(_SEP, lineno=e.lineno))
-                body.append(e)
-            tree = nodes.Template([nodes.Output(body, lineno=1)], lineno=1)
-            values = renderer.environment(part).from_string(tree)
-        parts[part] = _Part(pieces=tuple(found), values=values, strip=part != "html")
-    return SharedForm(name, locale, parts, prefix)
+    # One values template per environment: every expression of its parts, joined by the separator.
+    exprs_of: dict[str, list[nodes.Expr]] = {}
+
+    def place(part: str, pieces: list[str | int], exprs: list[nodes.Expr], strip: bool) -> _Part:
+        group = "html" if part == "html" else "plain"
+        bucket = exprs_of.setdefault(group, [])
+        first = len(bucket)
+        bucket.extend(exprs)
+        edges = bool(pieces) and all(isinstance(edge, str) and edge.strip() for edge in (pieces[0], pieces[-1]))
+        return _Part(tuple(pieces), group, first, len(exprs), strip, edges)
+
+    parts = {part: place(part, pieces, exprs, part != "html") for part, (pieces, exprs) in analysed.items()}
+    inline = {part: place(part, pieces, exprs, True) for part, (pieces, exprs) in inline_analysed.items()}
+    groups: dict[str, tuple[jinja2.Template, int]] = {}
+    for group, exprs in exprs_of.items():
+        if not exprs:
+            continue
+        body: list[nodes.Node] = []
+        for i, e in enumerate(exprs):
+            if i:
+                body.append(nodes.TemplateData(_SEP, lineno=e.lineno))
+            body.append(e)
+        tree = nodes.Template([nodes.Output(body, lineno=1)], lineno=1)
+        env = renderer.environment("html" if group == "html" else "text")
+        groups[group] = (env.from_string(tree), len(exprs))
+    return SharedForm(name, locale, parts, prefix, inline=inline, groups=groups)

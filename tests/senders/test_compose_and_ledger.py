@@ -162,3 +162,51 @@ def test_links_are_signed_per_message() -> None:
     headers = links.list_unsubscribe_headers("m123")
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert headers["List-Unsubscribe"] == f"<https://l.example/u/{token}>"
+
+
+def test_a_subject_with_logic_beside_shared_bodies_is_rendered_whole(tmp_path: Path) -> None:
+    folder = tmp_path / "templates" / "mixed"
+    folder.mkdir(parents=True)
+    (folder / "template.yml").write_text(
+        "channel: email\n"
+        'subject: "{% if first_name | default('
+        ') %}{{ first_name }}, {% endif %}news"\n'
+        "preheader: \"  For {{ city | default('you') }}  \"\n"
+        "html: '<p>{{ first_name | default(\"there\") }}</p>'\n"
+        "text: \"{{ first_name | default('') }}\"\n",
+        encoding="utf-8",
+    )
+    links = Links(public_url="https://l.example", secret=b"s")
+    composer = Composer(
+        Renderer(tmp_path / "templates"),
+        "mixed",
+        run_id="r1",
+        channel="email",
+        delivery_id="d",
+        campaign_id="c",
+        links=links,
+    )
+    for i, payload in enumerate([{"first_name": "Ann", "city": "Lyon"}, {"first_name": None}, {"first_name": "<b>"}]):
+        r = Recipient(f"m{i}", "p1", "p1", "a@b.example", "target", "", payload)
+        whole, shared = composer.compose(r), composer.compose_shared(r)
+        assert shared is not None
+        assert (shared.subject, shared.preheader) == (whole.subject, whole.preheader)
+        assert _apply(shared.html, dict(shared.substitutions)) == whole.html
+        assert _apply(shared.text, dict(shared.substitutions)) == whole.text
+
+
+_piece_text = st.text(alphabet=st.sampled_from(list("a \n\t")), max_size=4)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_piece_text, st.none()), min_size=1, max_size=5), st.data())
+def test_the_strip_shortcut_agrees_with_stripping_the_whole(shape: list[str | None], data: st.DataObject) -> None:
+    from herald.content.shared import SharedForm, _strip_commutes
+
+    pieces: list[str | int] = []
+    for p in shape:
+        pieces.append(p if p is not None else sum(1 for x in pieces if isinstance(x, int)))
+    got = [data.draw(_piece_text) for p in pieces if isinstance(p, int)]
+    whole = "".join(p if isinstance(p, str) else got[p] for p in pieces).strip()
+    shared = SharedForm._assemble(tuple(pieces), lambda i: got[i], strip_edges=True)
+    assert _strip_commutes(tuple(pieces), got) == (whole == shared)
