@@ -269,3 +269,39 @@ def test_odd_sizes_and_thread_counts_give_the_same_exact_rows(tmp_path: Path) ->
     none = generate(tmp_path / "none", profiles=5, events_per_profile=0, batch_time=BATCH_TIME)
     assert none.rows["app_events"] == 0
     assert len(list((tmp_path / "none" / "app_events").glob("*.parquet"))) == 1
+
+
+def test_provider_events_carry_sendgrid_details(raw: duckdb.DuckDBPyConnection) -> None:
+    assert _one(raw, "SELECT count(*) FROM esp_events WHERE event = 'bounce' AND bounce_classification IS NULL") == 0
+    assert _one(raw, "SELECT count(DISTINCT bounce_classification) FROM esp_events") >= 3
+    assert _one(raw, "SELECT count(*) FROM esp_events WHERE event IN ('open', 'click') AND useragent IS NULL") == 0
+    assert _one(raw, "SELECT count(*) FROM esp_events WHERE event = 'open' AND sg_machine_open = 1") > 0
+    assert _one(raw, "SELECT count(*) FROM esp_events WHERE event = 'click' AND url_offset_index IS NULL") == 0
+    assert _one(raw, "SELECT count(*) FROM esp_events WHERE event = 'deferred' AND attempt IS NULL") == 0
+    assert _one(raw, "SELECT count(*) FROM esp_events WHERE NOT json_valid(categories)") == 0
+    # The same event posted again under a new sg_event_id: same message, type, time and URL.
+    assert (
+        _one(
+            raw,
+            "SELECT count(*) FROM (SELECT message_id, event, occurred_at, url FROM esp_events "
+            "GROUP BY ALL HAVING count(DISTINCT sg_event_id) > 1)",
+        )
+        > 0
+    )
+
+
+def test_sms_and_push_callbacks_for_every_message(raw: duckdb.DuckDBPyConnection) -> None:
+    missing = _one(
+        raw,
+        "SELECT count(*) FROM message_history m ANTI JOIN channel_events c USING (message_id) "
+        "WHERE m.channel IN ('sms', 'push')",
+    )
+    assert missing == 0
+    assert _one(raw, "SELECT count(*) FROM channel_events ANTI JOIN message_history USING (message_id)") == 0
+    providers = {tuple(r) for r in raw.execute("SELECT DISTINCT provider, channel FROM channel_events").fetchall()}
+    assert providers == {("twilio", "sms"), ("fcm", "push")}
+    assert _one(raw, "SELECT count(*) FROM channel_events WHERE event IN ('failed', 'undelivered')") > 0
+    assert (
+        _one(raw, "SELECT count(*) FROM channel_events WHERE event IN ('failed', 'undelivered') AND error_code IS NULL")
+        == 0
+    )
