@@ -13,6 +13,25 @@ from app.ui import chart_or_note, percent, plain, require_warehouse, table_with_
 
 ALL_RUNS = "All runs of the campaign"
 _DOMAIN_RATES = ("delivery_rate", "open_rate", "bounce_rate")
+_LINK_LABELS = {
+    "link": "Link",
+    "click_count": "Clicks",
+    "unique_click_count": "Unique clicks",
+    "clicker_count": "Clickers",
+}
+_DOMAIN_LABELS = {
+    "recipient_domain": "Domain",
+    "message_count": "Messages",
+    "sent_count": "Sent",
+    "delivered_count": "Delivered",
+    "unique_open_count": "Unique opens",
+    "unique_click_count": "Unique clicks",
+    "bounced_count": "Bounced",
+    "complaint_count": "Complaints",
+    "delivery_rate": "Delivery rate",
+    "open_rate": "Open rate",
+    "bounce_rate": "Bounce rate",
+}
 
 
 def _pick(db: str) -> tuple[data.Selection, dict[str, Any]] | None:
@@ -41,10 +60,11 @@ def _pick(db: str) -> tuple[data.Selection, dict[str, Any]] | None:
 
 def _tiles(summary: dict[str, Any]) -> None:
     sent = int(summary.get("sent_count") or 0)
-    cols = st.columns(1 + len(data.RATES))
-    cols[0].metric("Sent", f"{sent:,}", border=True)
-    for col, (column, label) in zip(cols[1:], data.RATES, strict=True):
-        col.metric(label, percent(summary.get(column)), border=True)
+    tiles = [("Sent", f"{sent:,}")] + [(label, percent(summary.get(column))) for column, label in data.RATES]
+    half = (len(tiles) + 1) // 2  # two rows, so no figure is cut short on a laptop screen
+    for row in (tiles[:half], tiles[half:]):
+        for col, (label, value) in zip(st.columns(half), row, strict=False):
+            col.metric(label, value, border=True)
     st.caption(
         "Delivered, bounced: of sent. Unique opens, clicks, unsubscribed, complaints: of delivered. "
         "Click-to-open: of unique opens. Machine opens (mail privacy) are counted but not in the open rate."
@@ -130,16 +150,16 @@ def main() -> None:
     links, domains = st.columns(2)
     with links:
         st.subheader("Top links")
-        top = data.top_links(db, selection, delivery_id)
+        top = data.top_links(db, selection, delivery_id).rename(columns=_LINK_LABELS)
         table_with_csv(top, name=f"links_{selection.campaign_id}", key="rpt_links_csv")
     with domains:
         st.subheader("Recipient domains")
-        doms = data.domains(db, selection, delivery_id)
+        doms = data.domains(db, selection, delivery_id).rename(columns=_DOMAIN_LABELS)
         table_with_csv(
             doms,
             name=f"domains_{selection.campaign_id}",
             key="rpt_domains_csv",
-            column_config={c: st.column_config.NumberColumn(format="percent") for c in _DOMAIN_RATES},
+            column_config={_DOMAIN_LABELS[c]: st.column_config.NumberColumn(format="percent") for c in _DOMAIN_RATES},
         )
 
 

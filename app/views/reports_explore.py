@@ -62,7 +62,13 @@ def main() -> None:
         chart_or_note(build, shown, options, "No rows for this choice.")
     else:
         st.caption("The chart shows the first row dimension; the table has them all.")
-    table_with_csv(engine.to_wide(long, request), name=f"explore_{source.key}", key="exp_csv")
+    wide = engine.to_wide(long, request)
+    for key in request.rows:
+        if source.dimension(key).date:
+            wide[key] = wide[key].astype("datetime64[s]").dt.date  # a date, not a midnight timestamp
+    labels = {**dims, **measures}
+    wide.columns = [" · ".join(labels.get(part, part) for part in str(c).split(" · ")) for c in wide.columns]
+    table_with_csv(wide, name=f"explore_{source.key}", key="exp_csv")
 
 
 main()
