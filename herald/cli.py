@@ -12,6 +12,8 @@
     herald proof DELIVERY --by NAME  the latest run's messages, to its seeds and test profiles only, as proofs
     herald send RUN [--dry-run]      send an approved run exactly once (progress, summary); resumable
     herald pause|resume|cancel RUN   control a run's senders; herald ledger RUN [--message ID]
+    herald serve                     the public endpoints: provider webhooks, unsubscribe, preferences, forms
+    herald ingest events FILE        load provider event exports; herald ingest flush lands the webhook spool
 
 Every command exits 0 on success, 1 on a failure Herald explains, 2 when an input file cannot be read.
 ``herald send`` also exits 3 when the run may not be sent, 4 when it stopped early (paused, cancelled, account
