@@ -7,5 +7,11 @@ normalize.py      provider events → raw rows (SendGrid's quirks), shared by th
 spool.py          durable, group-committed event spool, compacted into landing batches; read by suppression
 callbacks.py      SMS (Twilio) and push status callbacks; the in-app inbox (list, read / dismiss)
 ingest.py         ``herald ingest events FILE``: provider exports through the same normalizer
-consent_pages.py  one-click unsubscribe, preference pages, subscription forms with double opt-in
+consent_pages.py  the consent routes: one-click unsubscribe, preference pages, subscription forms, confirmation
+messages.py       which message (run, profile, channel, topic) a signed link came from: published marts, then ledger
+consents.py       a profile's current consent: the published marts plus consent batches landed since
+forms.py          subscription form specs (specs/forms/) and the checks every submission passes
+guards.py         signed form stamps (CSRF, minimum fill time), per-IP rate limits, hostile-input checks
+subscriptions.py  double opt-in: pending subscriptions, the confirmation email (once), the confirmation
+templates/        the pages' HTML (jinja2, autoescaped)
 """
