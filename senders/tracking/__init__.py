@@ -13,5 +13,6 @@ consents.py       a profile's current consent: the published marts plus consent 
 forms.py          subscription form specs (specs/forms/) and the checks every submission passes
 guards.py         signed form stamps (CSRF, minimum fill time), per-IP rate limits, hostile-input checks
 subscriptions.py  double opt-in: pending subscriptions, the confirmation email (once), the confirmation
+transactional.py  POST /messages/{event}: one message now, exactly once (transactional_specs.py, _journal.py)
 templates/        the pages' HTML (jinja2, autoescaped)
 """

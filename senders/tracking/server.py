@@ -52,7 +52,14 @@ def consent_routes(ctx: ServeContext) -> Sequence[BaseRoute]:
     return mounted
 
 
-ROUTE_FACTORIES: tuple[RouteFactory, ...] = (webhook_routes, callback_routes, consent_routes)
+def transactional_routes(ctx: ServeContext) -> Sequence[BaseRoute]:
+    """``POST /messages/{event}`` (``senders.tracking.transactional``), imported when the app is built."""
+    from senders.tracking.transactional import transactional_routes as routes
+
+    return routes(ctx)
+
+
+ROUTE_FACTORIES: tuple[RouteFactory, ...] = (webhook_routes, callback_routes, consent_routes, transactional_routes)
 
 
 @dataclass(frozen=True, slots=True)
