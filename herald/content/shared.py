@@ -8,8 +8,8 @@ value, computed by the same compiled expressions the renderer uses (so escaping 
 Anything else is per-recipient logic and goes through ``Renderer.render`` one message at a time.
 
 The subject and preheader travel per recipient; when they are output expressions too, their text comes from the
-same evaluation (``SharedForm.render``): every expression of the parts compiled in one environment is evaluated
-by one template render per recipient (one for the plain parts, one for the autoescaped HTML).
+same evaluation (``SharedForm.render``): every expression of the template is evaluated by one template render
+per recipient (the HTML part's inside an autoescape scope, as the renderer's autoescaping environment does).
 
 ``SharedForm.render`` (and ``substitutions``) returns None for a recipient whose values would not give exactly what
 ``Renderer.render`` gives (a missing field, whitespace at the edges of a stripped part): that recipient is
@@ -18,6 +18,7 @@ rendered on its own, so the shared path is an optimisation, never a second behav
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ INLINE_PARTS = ("subject", "preheader")  # parts that travel per recipient, comp
 class _Part:
     pieces: tuple[str | int, ...]  # literal text, or the index of an expression among the part's values
     group: str  # the environment the part's expressions are evaluated in ("html" autoescapes)
-    first: int  # where the part's values start in its group's output
+    first: int  # where the part's values start in the values template's output
     count: int  # how many values the part has
     strip: bool  # the renderer strips this part
     edges_fixed: bool  # literal non-space text at both edges: stripping never reaches a value
@@ -53,18 +54,17 @@ class SharedForm:
         prefix: str,
         *,
         inline: Mapping[str, _Part] | None = None,
-        groups: Mapping[str, tuple[jinja2.Template, int]] | None = None,
+        values: tuple[jinja2.Template, int] | None = None,
     ) -> None:
         self.template = template
         self.locale = locale
         self._parts = dict(parts)
         self._inline = dict(inline or {})
-        self._groups = dict(groups or {})
-        # The names every render sees besides the recipient's (range, dict, ...): the templates' globals, read
+        self._values = values
+        # The names every render sees besides the recipient's (range, dict, ...): the template's globals, read
         # once. A render then starts from one merged dict instead of copying the values and walking the globals'
-        # chain for each template (what ``Template.render`` does); the evaluation itself is the template's own.
-        flat = [dict(template.globals) for template, _ in self._groups.values()]
-        self._globals: dict[str, Any] | None = flat[0] if flat and all(g == flat[0] for g in flat) else None
+        # chain (what ``Template.render`` does); the evaluation itself is the template's own.
+        self._globals: dict[str, Any] = dict(values[0].globals) if values is not None else {}
         self._prefix = prefix
         self._tokens = {part: [self.token(part, i) for i in range(p.count)] for part, p in self._parts.items()}
         self.bodies: dict[str, str] = {
@@ -90,38 +90,33 @@ class SharedForm:
     def render(self, values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]] | None:
         """One recipient's substitutions (token → value) and inline parts (``subject`` / ``preheader`` → text,
         stripped as the renderer strips them; parts with logic are left out), from one evaluation of every
-        expression per environment; or None when this recipient must be rendered on its own.
+        expression; or None when this recipient must be rendered on its own.
 
         ``values``: recipient fields without nulls, plus context."""
-        got: dict[str, list[str]] = {}
-        shared = None
-        if self._globals is not None:
-            shared = dict(self._globals)
-            shared.update(values)
-        for group, (template, expected) in self._groups.items():
+        got: list[str] = []
+        if self._values is not None:
+            template, expected = self._values
+            names = dict(self._globals)
+            names.update(values)
             try:
-                if shared is None:
-                    rendered = template.render(values)
-                else:
-                    context = template.new_context(shared, shared=True)
-                    rendered = template.environment.concat(template.root_render_func(context))
+                context = template.new_context(names, shared=True)
+                rendered = template.environment.concat(template.root_render_func(context))
             except Exception:  # any failure: the renderer will say exactly what, with template and line
                 return None
-            out = rendered.split(_SEP)
-            if len(out) != expected:
+            got = rendered.split(_SEP)
+            if len(got) != expected:
                 return None  # a value contained the separator
-            got[group] = out
         subs: dict[str, str] = {}
         for part, p in self._parts.items():
             if not p.count:
                 continue
-            vals = got[p.group][p.first : p.first + p.count]
+            vals = got[p.first : p.first + p.count]
             if p.strip and not p.edges_fixed and not _strip_commutes(p.pieces, vals):
                 return None
             subs.update(zip(self._tokens[part], vals, strict=True))
         inline: dict[str, str] = {}
         for part, p in self._inline.items():
-            vals = got[p.group][p.first : p.first + p.count] if p.count else []
+            vals = got[p.first : p.first + p.count] if p.count else []
             inline[part] = "".join(x if isinstance(x, str) else vals[x] for x in p.pieces).strip()
         return subs, inline
 
@@ -211,16 +206,35 @@ def shared_form(renderer: Renderer, name: str, locale: str) -> SharedForm | None
 
     parts = {part: place(part, pieces, exprs, part != "html") for part, (pieces, exprs) in analysed.items()}
     inline = {part: place(part, pieces, exprs, True) for part, (pieces, exprs) in inline_analysed.items()}
-    groups: dict[str, tuple[jinja2.Template, int]] = {}
-    for group, exprs in exprs_of.items():
-        if not exprs:
-            continue
-        body: list[nodes.Node] = []
-        for i, e in enumerate(exprs):
-            if i:
-                body.append(nodes.TemplateData(_SEP, lineno=e.lineno))
-            body.append(e)
-        tree = nodes.Template([nodes.Output(body, lineno=1)], lineno=1)
-        env = renderer.environment("html" if group == "html" else "text")
-        groups[group] = (env.from_string(tree), len(exprs))
-    return SharedForm(name, locale, parts, prefix, inline=inline, groups=groups)
+    # One values template for every expression: the plain parts' first, then the HTML part's inside an autoescape
+    # scope (``{% autoescape true %}``: compiled exactly as the renderer's autoescaping environment compiles it).
+    plain, html = exprs_of.get("plain", []), exprs_of.get("html", [])
+    parts = {k: _moved(p, len(plain)) for k, p in parts.items()}
+    inline = {k: _moved(p, len(plain)) for k, p in inline.items()}
+    body: list[nodes.Node] = []
+    if plain:
+        body.append(nodes.Output(_joined(plain), lineno=1))
+    if html:
+        if plain:
+            body.append(nodes.Output([nodes.TemplateData(_SEP, lineno=1)], lineno=1))
+        autoescape = [nodes.Keyword("autoescape", nodes.Const(True, lineno=1), lineno=1)]
+        body.append(nodes.ScopedEvalContextModifier(autoescape, [nodes.Output(_joined(html), lineno=1)], lineno=1))
+    values = None
+    if body:
+        tree = nodes.Template(body, lineno=1)
+        values = (renderer.environment("text").from_string(tree), len(plain) + len(html))
+    return SharedForm(name, locale, parts, prefix, inline=inline, values=values)
+
+
+def _joined(exprs: list[nodes.Expr]) -> list[nodes.Node]:
+    body: list[nodes.Node] = []
+    for i, e in enumerate(exprs):
+        if i:
+            body.append(nodes.TemplateData(_SEP, lineno=e.lineno))
+        body.append(e)
+    return body
+
+
+def _moved(p: _Part, html_offset: int) -> _Part:
+    """``p`` with its values' position in the one values template (HTML values come after the plain ones)."""
+    return dataclasses.replace(p, first=p.first + html_offset) if p.group == "html" else p
