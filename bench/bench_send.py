@@ -64,7 +64,6 @@ import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -267,8 +266,9 @@ class Phases:
         ("ledger write + fsync", ledger.Shard, "sync"),
         ("ledger read", ledger.Shard, "_open"),
         ("ledger read", ledger, "read_run"),
-        ("hand calls to the pool (pool.submit)", ThreadPoolExecutor, "submit"),
-        ("waiting for provider calls (futures.wait)", job_module, "wait"),
+        ("ledger read", ledger, "read_shard"),
+        ("hand calls to the workers", job_module._Flight, "submit"),
+        ("waiting for provider calls", job_module._Flight, "_ended"),
         ("progress report", SendJob, "_report"),
     )
     WORKER = (("provider call (request body, HTTP, 100 ms latency)", SendGridProvider, "send"),)
@@ -587,8 +587,8 @@ def cpu_breakdown(world: World, kind: str, n: int = 5000) -> list[str]:
 
         per("render: the whole message (as the job composes it)", compose, sample)
         per(
-            "  of which 4 signed link tokens (2 URLs, List-Unsubscribe)",
-            lambda r: (composer.context(r), composer._headers(r)),
+            "  of which the signed link token, 2 URLs, List-Unsubscribe",
+            lambda r: (composer.context(r, token := composer.links.token(r.message_id)), composer._headers(r, token)),
             sample,
         )
         if kind == "bulk":
@@ -644,6 +644,7 @@ def main() -> None:
     parser.add_argument("--logic-limit", type=int, default=20_000, help="pause the per-recipient run after N (0: all)")
     parser.add_argument("--baseline-seconds", type=float, default=25.0)
     parser.add_argument("--profile", action="store_true", help="also run a slice of each template under cProfile")
+    parser.add_argument("--only", choices=sorted(DELIVERIES), help="measure one template only")
     args = parser.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
@@ -669,6 +670,8 @@ def main() -> None:
         ("bulk", args.bulk_concurrency, None),
         ("logic", args.logic_concurrency, args.logic_limit or None),
     ):
+        if args.only and kind != args.only:
+            continue
         runs = []
         for c in levels:
             m = measure_job(world, kind, c, limit)
@@ -715,9 +718,12 @@ def main() -> None:
     print(f"load average at end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
     if args.profile:
-        measure_job(world, "bulk", max(args.bulk_concurrency), 20_000, profile=True)
-        measure_job(world, "logic", max(args.logic_concurrency), 5_000, profile=True)
-        for kind in DELIVERIES:
+        kinds = [args.only] if args.only else list(DELIVERIES)
+        if "bulk" in kinds:
+            measure_job(world, "bulk", max(args.bulk_concurrency), 20_000, profile=True)
+        if "logic" in kinds:
+            measure_job(world, "logic", max(args.logic_concurrency), 5_000, profile=True)
+        for kind in kinds:
             print(f"\n  CPU per recipient, {TEMPLATES[kind]}, one thread, fake without latency (first 5,000):")
             print("\n".join(cpu_breakdown(world, kind)))
 

@@ -28,13 +28,15 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from herald.project import Project
 from senders.errors import LedgerError
+
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
 
 State = Literal["claimed", "accepted", "failed", "unknown", "released", "skipped"]
 SETTLED: frozenset[str] = frozenset({"accepted", "failed", "skipped"})
@@ -52,6 +54,11 @@ def shard_of(msg_id: str, shards: int) -> int:
     return int(msg_id[1:9], 16) % shards
 
 
+def now() -> str:
+    """The time of an entry, as the journal writes it (UTC, microseconds). Entries written together may share it."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One line of the journal."""
@@ -67,11 +74,21 @@ class Entry:
     content_hash: str = ""
     provider_id: str = ""
     reason: str = ""
-    at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
+    at: str = field(default_factory=now)
     writer: str = WRITER
 
     def line(self) -> bytes:
-        return (json.dumps(self.as_dict(), separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        """The entry as one JSON line: exactly ``json.dumps(self.as_dict(), separators=(",", ":"),
+        ensure_ascii=False)`` and a newline (the field names, order and types are what dbt reads), written out
+        field by field with the JSON string encoder, several times faster."""
+        q = _json_string
+        return (
+            f'{{"message_id":{q(self.message_id)},"state":{q(self.state)},"attempt":{int(self.attempt)}'
+            f',"run_id":{q(self.run_id)},"recipient_id":{q(self.recipient_id)},"profile_id":{q(self.profile_id)}'
+            f',"channel":{q(self.channel)},"delivery_id":{q(self.delivery_id)},"content_hash":{q(self.content_hash)}'
+            f',"provider_id":{q(self.provider_id)},"reason":{q(self.reason)},"at":{q(self.at)}'
+            f',"writer":{q(self.writer)}}}\n'
+        ).encode()
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -211,6 +228,16 @@ def read_run(project: Project, run_id: str) -> dict[str, Entry]:
         for entry in _parse(data, path):
             latest[entry.message_id] = entry
     return latest
+
+
+def read_shard(project: Project, run_id: str, index: int) -> dict[str, Entry]:
+    """The latest entry of every message of one shard, read without any lock (a torn last line is ignored)."""
+    path = run_dir(project, run_id) / f"shard-{index:03d}.jsonl"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    return {e.message_id: e for e in _parse(data[: data.rfind(b"\n") + 1], path)}
 
 
 def read_history(project: Project, run_id: str) -> list[Entry]:

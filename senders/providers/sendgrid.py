@@ -238,9 +238,9 @@ class SendGridProvider:
                 "custom_args": {"message_id": m.message_id},
             }
             if m.substitutions:
-                p["substitutions"] = dict(m.substitutions)
+                p["substitutions"] = _plain(m.substitutions)
             if m.headers:
-                p["headers"] = dict(m.headers)
+                p["headers"] = _plain(m.headers)
             personalizations.append(p)
         body: dict[str, Any] = {
             "from": {"email": self.sender.from_email, "name": self.sender.from_name},
@@ -292,6 +292,11 @@ class SendGridProvider:
 
     def close(self) -> None:
         self._transport.close()
+
+
+def _plain(mapping: Mapping[str, str]) -> dict[str, str]:
+    # What json.dumps takes; the composer's mappings are plain dicts already, and nothing here changes them.
+    return mapping if type(mapping) is dict else dict(mapping)
 
 
 def _as_response(exc: HTTPError) -> HttpResponse:

@@ -123,6 +123,9 @@ def test_two_senders_started_at_once_never_send_a_message_twice(
     run_id = send_world.runs["logic_email"]  # one request per recipient: many chances to collide
     _, recipients = load_run(send_project, run_id)
     env = {**os.environ, **sender_env(send_project, fake_sendgrid)}
+    # Long enough for the second sender to start while the first still works (a fast sender could otherwise finish
+    # every shard before the other has loaded the run).
+    fake_sendgrid.latency = 0.05
     cmd = _send_cmd(run_id, "--concurrency", "16")
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outputs = [p.communicate(timeout=600) for p in procs]
