@@ -546,19 +546,32 @@ class SendJob:
         )
 
 
+_collector_lock = threading.Lock()
+_collector_users = 0
+_collector_saved: tuple[int, ...] = ()
+
+
 @contextlib.contextmanager
 def _collector() -> Iterator[None]:
     """The cyclic garbage collector, tuned for a job that makes hundreds of thousands of small objects (recipients,
     messages, entries) and keeps many of them: its first threshold raised, and whatever the job freezes
     (``gc.freeze``) out of its sight, so its passes stop walking the run again and again (a tenth of the sender's
-    CPU, measured). Reference counting frees everything as usual; both settings are restored at the end."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
+    CPU, measured). Reference counting frees everything as usual. The settings are the process's: the first job
+    of a process to start changes them, the last to end restores them."""
+    global _collector_users, _collector_saved
+    with _collector_lock:
+        if _collector_users == 0:
+            _collector_saved = gc.get_threshold()
+            gc.set_threshold(max(_collector_saved[0], 50_000), *_collector_saved[1:])
+        _collector_users += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        with _collector_lock:
+            _collector_users -= 1
+            if _collector_users == 0:
+                gc.set_threshold(*_collector_saved)
+                gc.unfreeze()
 
 
 class _Workers:
