@@ -14,10 +14,12 @@
     herald pause|resume|cancel RUN   control a run's senders; herald ledger RUN [--message ID]
     herald serve                     the public endpoints: provider webhooks, unsubscribe, preferences, forms
     herald ingest events FILE        load provider event exports; herald ingest flush lands the webhook spool
+    herald run [--workflow NAME]     run the workflows and journeys that are due (specs/workflows/; docs/automation.md)
 
 Every command exits 0 on success, 1 on a failure Herald explains, 2 when an input file cannot be read.
 ``herald send`` also exits 3 when the run may not be sent, 4 when it stopped early (paused, cancelled, account
-refused) and 5 when messages remain pending (outside the send window).
+refused) and 5 when messages remain pending (outside the send window). ``herald run`` has its own codes
+(docs/automation.md): 3 a circuit breaker blocked a delivery, 4 a delivery awaits approval, 75 another run works.
 """
 
 from __future__ import annotations
@@ -275,6 +277,30 @@ def cmd_approve(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace, project: Project) -> int:
+    """Run the workflows that are due, as JSON-lines logs. Example: ``herald run --now 2026-12-03T02:00:00Z``"""
+    import datetime as dt
+
+    from herald.automation.breakers import record_override
+    from herald.automation.scheduler import run_scheduler
+
+    if args.override:
+        if not args.reason or not args.by:
+            raise HeraldError("--override needs --reason TEXT and --by NAME (both are recorded)")
+        o = record_override(project, args.override, by=args.by, reason=args.reason)
+        print(f"Override {o.id} recorded: {o.delivery} may send despite its breakers, once ({o.by}: {o.reason}).")
+    now = None
+    if args.now:
+        try:
+            now = dt.datetime.fromisoformat(args.now)
+        except ValueError:
+            raise HeraldError(f"--now {args.now!r} is not an ISO date and time, e.g. 2026-12-03T02:00:00Z") from None
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    return run_scheduler(
+        project, now=now, workflow=args.workflow, start=args.start, dry_run=args.dry_run, wait=args.wait
+    )
+
+
 def cmd_render_dbt_yaml(args: argparse.Namespace, project: Project) -> int:
     """Regenerate the dbt YAML derived from herald/raw_schema.py. Example: ``herald dev render-dbt-yaml``"""
     from herald.dbt_sources import write_all
@@ -377,6 +403,16 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("run", help="a run id")
         if name == "report":
             p.add_argument("--samples", type=int, default=0, help="render this many messages with their data")
+
+    p = add("run", cmd_run)
+    p.add_argument("--now", help="the clock, ISO 8601 (default: now); a simulated clock for tests and backfills")
+    p.add_argument("--workflow", help="only this workflow (a paused one too)")
+    p.add_argument("--start", action="store_true", help="with --workflow: start a run now, due or not")
+    p.add_argument("--dry-run", action="store_true", help="list what is due; run nothing")
+    p.add_argument("--wait", action="store_true", help="wait for another `herald run` instead of exiting 75")
+    p.add_argument("--override", metavar="DELIVERY", help="let DELIVERY send once despite its circuit breakers")
+    p.add_argument("--reason", help="why the override (recorded)")
+    p.add_argument("--by", help="who overrides (recorded)")
 
     dev = sub.add_parser("dev", help="Maintenance commands for Herald's own developers")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="DEV_COMMAND")
