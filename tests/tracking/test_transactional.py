@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import http.client
+import io
 import json
 import threading
 import time
@@ -19,6 +21,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import yaml
 from markupsafe import escape
 
 from herald.content.render import Renderer
@@ -28,7 +31,7 @@ from senders.compose import with_preheader
 from senders.errors import TrackingError
 from senders.tracking.consents import ConsentEvent, land_events
 from senders.tracking.context import ServeContext
-from senders.tracking.server import ServeOptions, create_app
+from senders.tracking.server import JsonLog, ServeOptions, create_app
 from senders.tracking.transactional import message_id_for, transactional_routes
 from senders.tracking.transactional_journal import run_id
 from senders.tracking.transactional_specs import parse_message_type
@@ -36,7 +39,7 @@ from senders.tracking.webhooks import webhook_routes
 from tests.conftest import make_scratch_project
 from tests.fakes.base import Reply
 from tests.fakes.sendgrid import MAIL_SEND, FakeSendGrid
-from tests.tracking.serving import LINK_SECRET, Served, request, running
+from tests.tracking.serving import LINK_SECRET, ROOT, Served, request, running
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +83,7 @@ class World:
     fake: HoldingSendGrid
     env: dict[str, str]
     port: int
+    log: io.StringIO
 
     def post(self, event: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -142,10 +146,10 @@ def env_of(project: Project, fake: FakeSendGrid, **extra: str) -> dict[str, str]
     }
 
 
-def app_for(project: Project, env: dict[str, str]) -> Any:
+def app_for(project: Project, env: dict[str, str], log: JsonLog | None = None) -> Any:
     ctx = ServeContext.from_env(project, env)
     options = ServeOptions(insecure_unsigned_webhook=True, compact_every=None)
-    return create_app(ctx, options, route_factories=(webhook_routes, transactional_routes))
+    return create_app(ctx, options, route_factories=(webhook_routes, transactional_routes), log=log)
 
 
 @pytest.fixture(scope="module")
@@ -160,10 +164,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         encoding="utf-8",
     )
     publish_small_warehouse(project)
+    log = io.StringIO()
     with HoldingSendGrid(api_key=SG_KEY) as fake:
         env = env_of(project, fake)
-        with running(app_for(project, env)) as port:
-            yield World(project, fake, env, port)
+        with running(app_for(project, env, JsonLog(log))) as port:
+            yield World(project, fake, env, port, log)
 
 
 def today_run(event: str) -> str:
@@ -288,6 +293,22 @@ def test_the_same_key_three_times_sends_once(world: World) -> None:
     again = world.post("order_confirmation", body)
     assert (first[0], again[0]) == (202, 200) and first[1]["message_id"] == again[1]["message_id"]
     assert world.mail_sends() == before + 3
+
+
+def test_requests_share_a_connection_and_are_logged_without_personal_data(world: World) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", world.port, timeout=30)
+    try:
+        for i in range(3):
+            body = {"recipient": {"address": "keepalive@example.com"}, "payload": {**ORDER, "order_id": f"KA-{i}"}}
+            conn.request("POST", "/messages/order_confirmation", json.dumps(body).encode(), AUTH)
+            reply = conn.getresponse()
+            assert reply.status == 202 and json.loads(reply.read())["state"] == "accepted"
+    finally:
+        conn.close()
+    lines = [json.loads(line) for line in world.log.getvalue().splitlines()]
+    logged = [x for x in lines if x["event"] == "request" and x["route"] == "/messages/{event}"]
+    assert {"message_type": "order_confirmation", "outcome": "accepted", "status": 202}.items() <= logged[-1].items()
+    assert "@" not in world.log.getvalue()
 
 
 def test_provider_faults_answer_clearly_and_a_retry_sends_once(world: World) -> None:
@@ -419,8 +440,26 @@ def _ignore_errors(fn: Any, *args: Any) -> None:
         fn(*args)
 
 
+def test_the_small_warehouse_has_the_marts_columns(world: World) -> None:
+    """Every column the small warehouse gives is one the real marts document (it must not drift from them)."""
+    models = yaml.safe_load((ROOT / "dbt_project/models/marts/profiles/_profiles__models.yml").read_text())["models"]
+    documented = {m["name"]: {c["name"] for c in m.get("columns", [])} for m in models}
+    con = duckdb.connect(str(world.project.published_dir / "small.duckdb"), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_name, list(column_name) from information_schema.columns where table_schema = 'main'"
+            " group by all"
+        ).fetchall()
+    finally:
+        con.close()
+    for table, columns in tables:
+        assert set(columns) <= documented[table], (table, set(columns) - documented[table])
+
+
 def test_the_ledger_lines_are_what_the_dbt_source_reads(world: World) -> None:
     """The transactional runs are read by the same glob and columns as the bulk runs."""
+    body = {"recipient": {"profile_id": "p1"}, "payload": {**ORDER, "order_id": "L-1"}, "idempotency_key": "L-1"}
+    assert world.post("order_confirmation", body)[0] in (200, 202)
     con = duckdb.connect()
     try:
         rows = con.execute(
