@@ -144,8 +144,7 @@ class Directory:
         path = self.build()
         with self._lock:
             if path != self._path or self._con is None:
-                if self._con is not None:
-                    self._con.close()
+                # The previous build's connection is dropped, not closed: requests may still hold its cursors.
                 self._con, self._path = warehouse.connect(self.project, path), path
             return self._con.cursor()
 

@@ -12,6 +12,7 @@ import datetime as dt
 import http.client
 import io
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from herald.project import Project
 from senders import ledger
 from senders.compose import with_preheader
 from senders.errors import TrackingError
+from senders.inbox import Inbox
 from senders.tracking.consents import ConsentEvent, land_events
 from senders.tracking.context import ServeContext
 from senders.tracking.server import JsonLog, ServeOptions, create_app
@@ -163,6 +165,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "text: 'Good news, {{ first_name }}: {{ product_name }} is back. Unsubscribe: {{ unsubscribe_url }}'\n",
         encoding="utf-8",
     )
+    (project.specs_dir / "transactional" / "order_shipped.yml").write_text(
+        "channel: in_app\ntemplate: order_shipped\npayload: {order_id: string}\n", encoding="utf-8"
+    )
+    folder = project.specs_dir / "templates" / "order_shipped"
+    folder.mkdir()
+    (folder / "template.yml").write_text(
+        "channel: in_app\ntitle: 'Order {{ order_id }} shipped'\ntext: 'On its way, {{ first_name }}.'\n",
+        encoding="utf-8",
+    )
     publish_small_warehouse(project)
     log = io.StringIO()
     with HoldingSendGrid(api_key=SG_KEY) as fake:
@@ -236,7 +247,17 @@ def test_spec_errors_name_the_file_and_the_field() -> None:
         parse_message_type({"channel": "email", "template": "t", "sender": {}}, event="refund", source=source)
 
 
-def test_a_message_is_rendered_by_the_shared_renderer_and_journaled_claim_first(world: World) -> None:
+def test_a_message_is_rendered_by_the_shared_renderer_and_journaled_claim_first(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[tuple[float, str]] = []  # (time, file) of every fsync
+    fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        fsync(fd)
+        synced.append((time.time(), os.readlink(f"/proc/self/fd/{fd}")))
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
     started = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     body = {"recipient": {"external_key": "crm-p1"}, "payload": ORDER, "idempotency_key": "order-A-1001"}
     status, answer = world.post("order_confirmation", body)
@@ -264,6 +285,8 @@ def test_a_message_is_rendered_by_the_shared_renderer_and_journaled_claim_first(
     claim, accepted = entries
     assert started <= claim.at < accepted.at
     assert claim.at < dt.datetime.fromtimestamp(sent.received_at, dt.UTC).isoformat(timespec="microseconds")
+    shard_syncs = [at for at, path in synced if "/ledger/tx-order_confirmation-" in path and path.endswith(".jsonl")]
+    assert shard_syncs and shard_syncs[0] < sent.received_at  # the claim was on disk before SendGrid had it
     assert (claim.profile_id, claim.recipient_id, claim.channel) == ("p1", "p1", "email")
     assert claim.content_hash == renderer.load("order_confirmation").content_hash
     assert accepted.provider_id == answer["provider_id"]
@@ -438,6 +461,16 @@ def test_a_server_killed_after_the_provider_call_never_sends_twice(world: World)
 def _ignore_errors(fn: Any, *args: Any) -> None:
     with contextlib.suppress(OSError):  # the server is killed under it
         fn(*args)
+
+
+def test_an_in_app_message_goes_to_the_profiles_inbox_once(world: World) -> None:
+    body = {"recipient": {"profile_id": "p1"}, "payload": {"order_id": "S-1"}, "idempotency_key": "S-1"}
+    first, again = world.post("order_shipped", body), world.post("order_shipped", body)
+    assert (first[0], again[0]) == (202, 200) and first[1]["message_id"] == again[1]["message_id"]
+    [message] = [m for m in Inbox(world.project).messages("p1") if m.message_id == first[1]["message_id"]]
+    assert (message.title, message.text) == ("Order S-1 shipped", "On its way, Ann.")
+    status, answer = world.post("order_shipped", {"recipient": {"address": "p1"}, "payload": {"order_id": "S-2"}})
+    assert status == 422 and "profile" in answer["fields"]["recipient"]
 
 
 def test_the_small_warehouse_has_the_marts_columns(world: World) -> None:
