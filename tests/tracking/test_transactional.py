@@ -176,7 +176,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     publish_small_warehouse(project)
     log = io.StringIO()
-    with HoldingSendGrid(api_key=SG_KEY) as fake:
+    fake = HoldingSendGrid(api_key=SG_KEY)
+    with fake:
         env = env_of(project, fake)
         with running(app_for(project, env, JsonLog(log))) as port:
             yield World(project, fake, env, port, log)
