@@ -363,6 +363,23 @@ def test_provider_faults_answer_clearly_and_a_retry_sends_once(world: World) -> 
     assert world.fake.deliveries(answer["message_id"]) == 1
 
 
+def test_an_answer_lost_with_no_way_to_look_it_up_stays_unknown_and_is_never_sent_again(world: World) -> None:
+    body = {"recipient": {"profile_id": "p1"}, "payload": {**ORDER, "order_id": "U-1"}, "idempotency_key": "U-1"}
+    blind = {**world.env, "HERALD_SENDGRID_LOOKUP": "off"}  # no Email Activity add-on
+    with running(app_for(world.project, blind)) as port:
+        world.fake.inject("accept_drop")
+        for _ in range(2):
+            status, raw = request(port, "POST", "/messages/order_confirmation", json.dumps(body).encode(), AUTH)
+            answer = json.loads(raw)
+            assert (status, answer["state"]) == (504, "unknown") and "idempotency key" in answer["error"]
+    assert world.fake.deliveries(answer["message_id"]) == 1
+    assert states(world.project, answer["run_id"], answer["message_id"]) == ["claimed", "unknown"]
+    # with the lookup back, the same key settles it
+    status, answer = world.post("order_confirmation", body)
+    assert (status, answer["state"], answer["replay"]) == (200, "accepted", True)
+    assert world.fake.deliveries(answer["message_id"]) == 1
+
+
 def test_consent_is_checked_for_types_that_require_it(world: World) -> None:
     def post(profile: str, key: str) -> tuple[int, dict[str, Any]]:
         payload = {"product_name": "Blue scarf"}
