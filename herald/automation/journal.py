@@ -4,6 +4,7 @@
     ├── runs/<workflow>/<run key>.jsonl     the run's journal: one fsynced JSON line per event, append-only
     ├── logs/<workflow>/<run key>.jsonl     the run's structured log (what `herald run` printed)
     ├── overrides.jsonl                     breaker overrides (who, why) and the runs that used them
+├── paused/<workflow>.json              an operator's pause (who, why, when); deleting it resumes
     └── scheduler.lock                      held by the one `herald run` working (flock: released on death)
 
 A run key is the scheduled time in UTC (``20261203T013000Z``), or ``file-<name>`` for a file trigger. An
@@ -178,6 +179,46 @@ def run_history(project: Project, workflow: str) -> list[RunRecord]:
 
 def log_path(project: Project, workflow: str, key: str) -> Path:
     return automation_dir(project) / "logs" / workflow / f"{key}.jsonl"
+
+
+# ------------------------------------------------------------------------------------------- pausing
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """An operator's pause of a workflow: `herald run` starts and resumes none of its runs until it is lifted."""
+
+    workflow: str
+    by: str
+    reason: str
+    at: str
+
+
+def _pause_path(project: Project, workflow: str) -> Path:
+    return automation_dir(project) / "paused" / f"{workflow}.json"
+
+
+def pause_workflow(project: Project, workflow: str, *, by: str, reason: str = "") -> Pause:
+    """Pause ``workflow`` (a run in progress finishes its current activity). Eager; the file appears atomically."""
+    p = Pause(workflow, by, reason, utc_now())
+    path = _pause_path(project, workflow)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"by": p.by, "reason": p.reason, "at": p.at}), encoding="utf-8")
+    os.replace(tmp, path)
+    return p
+
+
+def resume_workflow(project: Project, workflow: str) -> None:
+    _pause_path(project, workflow).unlink(missing_ok=True)
+
+
+def paused(project: Project, workflow: str) -> Pause | None:
+    try:
+        d = json.loads(_pause_path(project, workflow).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return Pause(workflow, str(d.get("by", "")), str(d.get("reason", "")), str(d.get("at", "")))
 
 
 # ------------------------------------------------------------------------------------------- the lock

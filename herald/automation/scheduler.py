@@ -1,6 +1,7 @@
 """``herald run``: find the workflow runs that are due, and run them through their activity graphs.
 
-What is due, per workflow (paused ones are skipped unless named):
+What is due, per workflow (paused ones are skipped: ``paused: true`` in the spec unless the workflow is named,
+an operator's pause — ``journal.pause_workflow`` — always):
 * its unfinished runs (killed, waiting, blocked) resume first, in order; while one is open, no new run starts;
 * a ``schedule`` workflow starts a run for its latest firing time up to the clock, if that run does not exist
   yet (firings missed while nothing ran are collapsed into that one: a journey catches up by itself);
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from herald.automation.activities import EXECUTORS, Outcome, RunContext
-from herald.automation.journal import RunJournal, automation_dir, log_path, run_key, scheduler_lock
+from herald.automation.journal import RunJournal, automation_dir, log_path, paused, run_key, scheduler_lock
 from herald.automation.logs import RunLog
 from herald.automation.spec import Workflow, load_workflows
 from herald.errors import HeraldError
@@ -188,8 +189,14 @@ def run_scheduler(
     with scheduler_lock(project, wait=wait):
         worst = "ok"
         for flow in flows:
-            if flow.paused and workflow is None:
-                log("workflow_paused", workflow=flow.name)
+            pause = paused(project, flow.name)
+            if pause is not None or (flow.paused and workflow is None):
+                log(
+                    "workflow_paused",
+                    workflow=flow.name,
+                    by=pause.by if pause else "spec",
+                    reason=pause.reason if pause else "",
+                )
                 continue
             runs = due_runs(project, flow, clock, start=start)
             for due in runs:

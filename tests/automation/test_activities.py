@@ -13,7 +13,7 @@ import pytest
 
 from herald import warehouse
 from herald.automation.errors import WorkflowSpecError
-from herald.automation.journal import run_history
+from herald.automation.journal import pause_workflow, resume_workflow, run_history
 from herald.automation.logs import RunLog
 from herald.automation.scheduler import run_scheduler
 from herald.project import Project
@@ -108,6 +108,11 @@ def test_a_file_trigger_imports_each_new_file_once(auto_project: Project) -> Non
     code, log = run(project, T0, workflow="crm_drop", dry_run=True)
     assert code == 0 and not [x for x in log if x["event"] == "due"]
     (drop / "b.csv").write_text("external_key,email,first_name\nX2,x2@example.com,Bo\n", encoding="utf-8")
+    pause_workflow(project, "crm_drop", by="ops", reason="CRM migration")
+    code, log = run(project, T0, workflow="crm_drop", dry_run=True)
+    paused_line = next(x for x in log if x["event"] == "workflow_paused")
+    assert paused_line["by"] == "ops" and not [x for x in log if x["event"] == "due"]
+    resume_workflow(project, "crm_drop")
     code, log = run(project, T0, workflow="crm_drop", dry_run=True)
     (due,) = [x for x in log if x["event"] == "due"]
     assert str(due["run"]).startswith("file-b-")
