@@ -33,6 +33,7 @@ page = st.navigation(
         st.Page("views/reports_delivery.py", title="Delivery report", icon=":material/insights:", url_path="report"),
         st.Page("views/reports_overview.py", title="Campaign reports", icon=":material/bar_chart:", url_path="reports"),
         st.Page("views/reports_explore.py", title="Explore", icon=":material/pivot_table_chart:", url_path="explore"),
+        st.Page("views/automation.py", title="Automation", icon=":material/schedule:", url_path="automation"),
     ]
 )
 
