@@ -64,14 +64,14 @@ def trigger_text(flow: Workflow) -> tuple[str, str]:
     return "api", "herald run --workflow NAME --start"
 
 
-def next_due(project: Project, flow: Workflow, now: dt.datetime) -> str:
-    """When `herald run` will next work on the workflow, in words."""
+def next_due(project: Project, flow: Workflow, now: dt.datetime, runs: list[RunRecord] | None = None) -> str:
+    """When `herald run` will next work on the workflow, in words (``runs``: its history, if already read)."""
     pause = paused(project, flow.name)
     if pause is not None:
         return "paused"
     if flow.paused:
         return "paused in the spec"
-    history = run_history(project, flow.name)
+    history = run_history(project, flow.name) if runs is None else runs
     if any(r.status not in ("succeeded", "failed") for r in history):
         return "next herald run (resumes its open run)"
     t = flow.trigger
@@ -95,13 +95,13 @@ def workflows_table(project: Project, flows: list[Workflow], now: dt.datetime | 
         rows.append(
             {
                 "Workflow": flow.name,
-                "Description": flow.description,
+                "Description": flow.description.strip(),
                 "Trigger": kind,
                 "Schedule": detail,
                 "State": "paused" if pause is not None or flow.paused else "active",
                 "Paused by": (pause.by if pause else ("spec" if flow.paused else "")),
                 "Pause reason": pause.reason if pause else "",
-                "Next due": next_due(project, flow, clock),
+                "Next due": next_due(project, flow, clock, history),
                 "Last run": last.key if last else "",
                 "Last status": run_status(last) if last else "never run",
                 "Runs": len(history),

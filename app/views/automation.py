@@ -23,9 +23,8 @@ def _controls(project: Project, flow: Workflow) -> None:
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("Run now")
-        st.caption(
-            plain(f"Starts `herald run --workflow {flow.name} --start` in its own process (resuming an open run).")
-        )
+        # A workflow name is an id (lower-case letters, digits, underscores): literal inside a code span.
+        st.caption(f"Starts `herald run --workflow {flow.name} --start` in its own process (resuming an open run).")
         job = data.run_job(project, flow.name)
         running = job is not None and job.is_running
         a, b = st.columns(2)
@@ -41,6 +40,7 @@ def _controls(project: Project, flow: Workflow) -> None:
             kind = "Dry run" if job.dry_run else "Run"
             if job.is_running:
                 st.info(plain(f"{kind} started at {job.started_at} UTC; it is still working."), icon=":material/sync:")
+                st.button("Refresh", icon=":material/refresh:", key="auto_refresh")
             elif job.is_lost:
                 st.warning(plain(f"{kind} started at {job.started_at} UTC stopped without reporting."))
             elif job.exit_code == 0:
