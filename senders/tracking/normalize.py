@@ -22,6 +22,7 @@ SendGrid posts three times lands three identical rows that the warehouse collaps
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def sendgrid_row(event: Any, position: str = "") -> Row | Reject:
     if type(event) is not dict and not isinstance(event, Mapping):
         return Reject(position, "not a JSON object", event)
     get = event.get
-    missing = [k for k in ("sg_event_id", "event", "timestamp") if _blank(get(k))]
+    missing = [k for k in ("event", "timestamp") if _blank(get(k))]
     if missing:
         return Reject(position, f"missing {', '.join(missing)}", event)
     occurred_at = unix_time(event["timestamp"])
@@ -91,7 +92,9 @@ def sendgrid_row(event: Any, position: str = "") -> Row | Reject:
     reason = get("reason")
     if kind == "deferred" and _blank(reason):
         reason = get("response")  # SendGrid puts a deferral's SMTP text in `response`
-    sg_event_id = event["sg_event_id"]
+    sg_event_id = get("sg_event_id")
+    if _blank(sg_event_id):
+        sg_event_id = derived_event_id(event)
     return {
         "sg_event_id": sg_event_id if type(sg_event_id) is str else str(sg_event_id),
         "sg_message_id": _text(get("sg_message_id")),
@@ -114,6 +117,13 @@ def sendgrid_row(event: Any, position: str = "") -> Row | Reject:
         "url_offset_index": _integer(url_offset.get("index")) if isinstance(url_offset, Mapping) else None,
         "sg_machine_open": _flag(get("sg_machine_open")),
     }
+
+
+def derived_event_id(event: Mapping[str, Any]) -> str:
+    """An id for an event posted without ``sg_event_id`` (SendGrid's older payloads): a hash of the whole event,
+    so a re-post of it gets the same id and counts once. Such events are kept — one may be an unsubscribe."""
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "derived-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def channel_row(row: Any, position: str = "") -> Row | Reject:

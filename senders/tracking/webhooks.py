@@ -12,8 +12,9 @@ In order, each step before any work of the next:
    refused batch comes back.
 
 Events are normalized later, when the spool is compacted (``senders.tracking.spool``), by the same function
-``herald ingest events`` uses. Events without ``sg_event_id``, ``event`` or ``timestamp`` are counted here in the
-log line and go to the rejects file then; the rest of their batch is accepted.
+``herald ingest events`` uses. Events without ``event`` or ``timestamp`` are counted here in the log line and go
+to the rejects file then; the rest of their batch is accepted. An event without ``sg_event_id`` (older payloads)
+is kept under an id derived from its content.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def webhook_routes(ctx: ServeContext) -> list[BaseRoute]:
             log["outcome"] = "bad_body"
             return _problem(400, events)
         log["events"] = len(events)
-        incomplete = sum(1 for e in events if not (e.get("sg_event_id") and e.get("event") and e.get("timestamp")))
+        incomplete = sum(1 for e in events if not (e.get("event") and e.get("timestamp")))
         if incomplete:
             log["incomplete_events"] = incomplete  # accepted; they go to the rejects file at compaction
         if events:

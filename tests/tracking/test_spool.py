@@ -112,13 +112,13 @@ def test_segments_roll_by_age(project: Project) -> None:
 
 def test_incomplete_events_go_to_rejects_with_their_position(project: Project) -> None:
     writer = _writer(project)
-    writer.submit(_line([*events(1), {"event": "open", "timestamp": 1, "email": "x@example.com"}])).result()
+    writer.submit(_line([*events(1), {"sg_event_id": "n1", "event": "open", "email": "x@example.com"}])).result()
     writer.close()
     report = compact(project)
     assert (report.rows, report.rejected) == (1, 1)
     [rejects] = list(rejects_dir(project, ESP_EVENTS).iterdir())
     [reject] = [json.loads(line) for line in rejects.read_text().splitlines()]
-    assert reject["reason"] == "missing sg_event_id" and reject["position"].endswith(":1[1]")
+    assert reject["reason"] == "missing timestamp" and reject["position"].endswith(":1[1]")
     assert rejects.stem == report.batches[0]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from herald.raw_schema import ESP_EVENTS
-from senders.tracking.normalize import Reject, sendgrid_row, suppresses
+from senders.tracking.normalize import Reject, derived_event_id, sendgrid_row, suppresses
 from senders.tracking.webhooks import SignatureVerifier, WebhookKeyError, parse_batch, spool_line
 from tests.tracking.serving import SHARED, Signer
 
@@ -167,10 +167,9 @@ def test_machine_opens_are_0_or_1() -> None:
 def test_event_names_are_lower_case_and_incomplete_events_are_rejected_with_reason() -> None:
     assert row({**BASE, "event": "Processed"})["event"] == "processed"
     for event, reason in (
-        ({"event": "open", "timestamp": 1}, "missing sg_event_id"),
         ({"sg_event_id": "x", "timestamp": 1}, "missing event"),
         ({"sg_event_id": "x", "event": "open"}, "missing timestamp"),
-        ({"sg_event_id": " ", "event": "", "timestamp": None}, "missing sg_event_id, event, timestamp"),
+        ({"sg_event_id": " ", "event": "", "timestamp": None}, "missing event, timestamp"),
         ({"sg_event_id": "x", "event": "open", "timestamp": "yesterday"}, "timestamp is not a unix time"),
         ([1, 2], "not a JSON object"),
     ):
@@ -209,8 +208,10 @@ def test_every_sample_is_accounted_for(path: Path) -> None:
             assert out["event"] == event["event"].lower()
             assert out["email"] == event["email"]
             assert out["occurred_at"] is not None
-        else:  # the docs' older samples have none: rejected, with the reason and the position
-            assert isinstance(out, Reject) and (out.reason, out.position) == ("missing sg_event_id", str(i))
+        else:  # the docs' older samples have none: kept under an id derived from the whole event
+            assert isinstance(out, dict) and out["sg_event_id"] == derived_event_id(event), out
+            assert out["sg_event_id"] == row(dict(reversed(list(event.items()))))["sg_event_id"]  # order-free
+            assert out["event"] == event["event"].lower() and out["email"] == event["email"]
 
 
 def test_samples_exact_columns() -> None:
@@ -274,10 +275,11 @@ def test_samples_exact_columns() -> None:
         "group_resubscribe",
     ]
     assert not rejected
-    [legacy] = by_name["docs_unsubscribe_legacy_newsletter"][1]
-    assert legacy.reason == "missing sg_event_id" and legacy.event["email"] == "nick@sendgrid.com"
-    [reserved] = by_name["docs_processed_reserved_keys_in_unique_args"][1]
-    with_id = row({**reserved.event, "sg_event_id": "x"})
+    [legacy], no_rejects = by_name["docs_unsubscribe_legacy_newsletter"]
+    assert not no_rejects  # a legacy unsubscribe must never be lost: it lands, and opts its address out
+    assert (legacy["event"], legacy["email"]) == ("unsubscribe", "nick@sendgrid.com")
+    assert legacy["sg_event_id"].startswith("derived-")
+    [with_id] = by_name["docs_processed_reserved_keys_in_unique_args"][0]
     assert (with_id["event"], with_id["occurred_at"], with_id["custom_args"]) == (
         "processed",
         dt.datetime(1973, 11, 29, 21, 33, 9),
