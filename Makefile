@@ -46,8 +46,10 @@ system-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# Two workers by default (the builds are single-threaded dbt work); tests sharing a slow world stay on one worker.
+TEST_WORKERS ?= 2
 test: system-deps install-test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 lint:
 	$(BIN)/ruff check .

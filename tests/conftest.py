@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,57 @@ from herald.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+
+
+# dbt's unit tests check the SQL of the models on fixed rows, whatever the data: the demo build runs them (and so
+# do the PostgreSQL and Spark builds), the other warehouses the suite builds skip them.
+SKIP_UNIT_TESTS = "DBT_EXCLUDE_RESOURCE_TYPES"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault(SKIP_UNIT_TESTS, "unit_test")
+
+
+@contextmanager
+def dbt_unit_tests() -> Iterator[None]:
+    """Run dbt's unit tests in the builds started inside this block."""
+    saved = os.environ.pop(SKIP_UNIT_TESTS, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[SKIP_UNIT_TESTS] = saved
+
+
+# Tests that share a world which takes minutes to build run on one worker under `pytest -n` (the world is built
+# once, not once per worker); every other file is a group of its own, so module fixtures are built once too.
+SHARED_WORLDS = ("send_world",)
+# The longest groups go out first, so that no worker is left with one of them at the end while the other idles.
+LONG_GROUPS = (
+    "tests/dbt/test_portability.py::test_spark_builds_and_agrees_with_duckdb",
+    "send_world",
+    "tests/engagement/test_engagement_build.py",
+    "tests/campaigns/test_prepare.py",
+    "tests/tracking/test_consent_pages.py",
+    "tests/warehouse/test_concurrent_readers.py",
+    "tests/dbt/test_portability.py",
+    "tests/app/test_audiences_browser.py",
+)
+
+
+def _group(item: pytest.Item) -> str:
+    for world in SHARED_WORLDS:
+        if world in item.fixturenames:  # type: ignore[attr-defined]
+            return world
+    path = item.nodeid.split("::")[0]
+    return item.nodeid if item.nodeid in LONG_GROUPS else path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    rank = {group: i for i, group in enumerate(LONG_GROUPS)}
+    items.sort(key=lambda item: rank.get(_group(item), len(LONG_GROUPS)))
 
 
 @pytest.fixture
@@ -28,7 +81,8 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
     project = Project(root=ROOT, warehouse_dir=tmp_path_factory.mktemp("demo") / "warehouse")
     load_demo(project)
-    build(project, quiet=True)
+    with dbt_unit_tests():
+        build(project, quiet=True)
     yield project
 
 

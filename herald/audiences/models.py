@@ -12,6 +12,7 @@ the allow-list; user values are literals, split where needed so no text of their
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,10 @@ def write(project: Project) -> list[Path]:
     for f in files:
         target = project.root / f.path
         if not target.is_file() or target.read_text(encoding="utf-8") != f.text:
-            target.write_text(f.text, encoding="utf-8")
+            # Replaced whole: a dbt parse running beside this write never reads half a model.
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            tmp.write_text(f.text, encoding="utf-8")
+            tmp.replace(target)
             changed.append(f.path)
     return changed
 

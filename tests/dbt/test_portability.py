@@ -21,7 +21,7 @@ import pytest
 
 from herald import warehouse
 from herald.project import Project
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SKIP_UNIT_TESTS
 from tests.engines import load_landing_into_postgres, postgres_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.portability]
@@ -131,7 +131,7 @@ def build_vars(demo_project: Project) -> list[str]:
 
 def _dbt_env(env: dict[str, str], target_dir: Path) -> dict[str, str]:
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != SKIP_UNIT_TESTS},  # every unit test runs on every engine
         **env,
         "DBT_PROFILES_DIR": str(ROOT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
