@@ -15,6 +15,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import yaml
 from herald import landing, warehouse
 from herald.audiences.models import BUILDS, GENERATED_DIR, MEMBERSHIPS, MODEL_PREFIX
 from herald.errors import BuildError, WarehouseNotReady
+from herald.progress import report
 from herald.project import Project
 
 KEEP_PUBLISHED = 3
@@ -98,16 +100,31 @@ def run_dbt(
     quiet: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> None:
-    """Run one dbt command in a child process; raises BuildError with dbt's own failure lines."""
+    """Run one dbt command in a child process, streaming its lines (and its progress to the current progress
+    sink); raises BuildError with dbt's own failure lines."""
     cmd = [dbt_executable(), *args]
     full_env = {**dbt_env(project, batch_cutoff=batch_cutoff), **(env or {})}
-    proc = subprocess.run(cmd, cwd=project.root, env=full_env, capture_output=True, text=True)
-    if not quiet or proc.returncode != 0:
-        sys.stdout.write(proc.stdout)
+    lines: list[str] = []
+    with subprocess.Popen(
+        cmd, cwd=project.root, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if not quiet:
+                sys.stdout.write(line)
+            if (done := _DBT_NODE_DONE.search(line)) is not None:
+                report(f"dbt {args[0]}", int(done[1]), int(done[2]))
     if proc.returncode != 0:
-        failures = [ln for ln in proc.stdout.splitlines() if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
-        detail = "\n".join(failures[-15:]) or proc.stderr.strip()[-2000:]
+        if quiet:
+            sys.stdout.writelines(lines)
+        failures = [ln.rstrip("\n") for ln in lines if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
+        detail = "\n".join(failures[-15:]) or "".join(lines)[-2000:].strip()
         raise BuildError(f"dbt {' '.join(args)} failed (exit {proc.returncode}); nothing was published.\n{detail}")
+
+
+# dbt's line for a finished node: "12:00:01  17 of 412 OK created sql table model main.profiles ... [OK in 0.2s]".
+_DBT_NODE_DONE = re.compile(r"\b(\d+) of (\d+) (?:OK|PASS|WARN|ERROR|FAIL|SKIP|NO-OP)\b")
 
 
 def fingerprint(project: Project, batch_cutoff: str, *, audiences: bool = True) -> str:

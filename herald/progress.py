@@ -1,10 +1,35 @@
-"""A small text progress bar for long CLI steps (generation, imports); library code only takes callbacks."""
+"""Progress of long steps: a small text bar for the CLI, and a sink that deep steps (a dbt build inside a
+preparation inside a workflow activity) report to without every caller passing a callback down."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TextIO
+
+# (label, done, total): the signature of ProgressBar and of `herald run`'s progress log lines.
+ProgressSink = Callable[[str, int, int], None]
+_SINK: ContextVar[ProgressSink | None] = ContextVar("herald_progress_sink", default=None)
+
+
+@contextmanager
+def reporting_to(sink: ProgressSink) -> Iterator[None]:
+    """Send the progress of the steps run inside this block (in this thread) to ``sink``."""
+    token = _SINK.set(sink)
+    try:
+        yield
+    finally:
+        _SINK.reset(token)
+
+
+def report(label: str, done: int, total: int) -> None:
+    """Tell the current sink, if any, how far a step has come."""
+    sink = _SINK.get()
+    if sink is not None:
+        sink(label, done, total)
 
 
 class ProgressBar:

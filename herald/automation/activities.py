@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from herald.audiences.entries import EntryWindow
 from herald.automation.breakers import Trip, audience_jump, stale_sources, use_override
 from herald.automation.errors import AutomationError
 from herald.automation.journal import RunJournal
@@ -55,6 +56,7 @@ class RunContext:
     scheduled: dt.datetime
     trigger_file: Path | None
     env: Mapping[str, str]
+    entry: EntryWindow | None = None  # the audience entry that started the run (trigger: enters_audience)
 
     @property
     def run_name(self) -> str:
@@ -193,7 +195,7 @@ def run_deliver(ctx: RunContext, a: Activity) -> Outcome:
         trips = stale_sources(ctx.project, a.breakers, ctx.now)
         if trips and not _overridden(ctx, a, delivery, trips):
             return _blocked(delivery, trips)
-        prepared = prepare(ctx.project, delivery)
+        prepared = prepare(ctx.project, delivery, entered=_entry_for(ctx, delivery))
         run_id = prepared.run_id
         ctx.journal.append(
             "checkpoint",
@@ -225,6 +227,15 @@ def run_deliver(ctx: RunContext, a: Activity) -> Outcome:
     if not a.options.get("send", True):
         return Outcome("finished", default_next(a), {"prepared_run": run_id, "sent": False})
     return _send(ctx, a, run_id)
+
+
+def _entry_for(ctx: RunContext, delivery: str) -> EntryWindow | None:
+    """The run's audience entry when the delivery targets that audience: then only its entrants are targeted."""
+    from herald.campaigns.catalog import Catalog
+
+    if ctx.entry is None:
+        return None
+    return ctx.entry if Catalog.of(ctx.project).delivery(delivery).delivery.audience == ctx.entry.audience else None
 
 
 def _send(ctx: RunContext, a: Activity, run_id: str) -> Outcome:

@@ -6,6 +6,8 @@ an operator's pause — ``journal.pause_workflow`` — always):
 * a ``schedule`` workflow starts a run for its latest firing time up to the clock, if that run does not exist
   yet (firings missed while nothing ran are collapsed into that one: a journey catches up by itself);
 * a ``trigger: {file}`` workflow starts a run per new file in its folder (the run key names the file);
+* a ``trigger: {enters_audience}`` workflow starts a run per window between two builds of the audience in which
+  profiles entered it (the run key names the later build; see herald.audiences.entries);
 * a ``trigger: api`` workflow runs only when asked: ``herald run --workflow NAME --start``.
 
 Exit codes (for cron, Airflow, Dagster): see ``EXIT_CODES``.
@@ -13,6 +15,7 @@ Exit codes (for cron, Airflow, Dagster): see ``EXIT_CODES``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -22,12 +25,15 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from herald.audiences.entries import EntryWindow, pending_windows
 from herald.automation.activities import EXECUTORS, Outcome, RunContext
 from herald.automation.journal import RunJournal, automation_dir, log_path, paused, run_key, scheduler_lock
 from herald.automation.logs import RunLog
 from herald.automation.spec import Workflow, load_workflows
 from herald.errors import HeraldError
+from herald.progress import ProgressSink, reporting_to
 from herald.project import Project
 
 EXIT_CODES: Mapping[int, str] = {
@@ -43,13 +49,14 @@ _SEVERITY = {"failed": (1, 4), "blocked": (3, 3), "approval": (4, 2), "ok": (0, 
 
 @dataclass(frozen=True, slots=True)
 class DueRun:
-    """A run to start or resume: its key, the time it is for, and the file that triggered it (if any)."""
+    """A run to start or resume: its key, the time it is for, and the file or audience entry that triggered it."""
 
     workflow: Workflow
     key: str
     scheduled: dt.datetime
     trigger_file: Path | None = None
     resumed: bool = False
+    entry: EntryWindow | None = None
 
 
 def due_runs(project: Project, flow: Workflow, now: dt.datetime, *, start: bool = False) -> list[DueRun]:
@@ -59,7 +66,15 @@ def due_runs(project: Project, flow: Workflow, now: dt.datetime, *, start: bool 
     open_runs = [k for k in existing if not RunJournal(project, flow.name, k).done]
     if open_runs:
         return [
-            DueRun(flow, k, _scheduled_of(project, flow, k, now), _file_of(project, flow, k), True) for k in open_runs
+            DueRun(
+                flow,
+                k,
+                _scheduled_of(project, flow, k, now),
+                _file_of(project, flow, k),
+                True,
+                _entry_of(project, flow, k),
+            )
+            for k in open_runs
         ]
     trigger = flow.trigger
     if start:
@@ -69,6 +84,9 @@ def due_runs(project: Project, flow: Workflow, now: dt.datetime, *, start: bool 
         if latest is None or run_key(latest) in existing:
             return []
         return [DueRun(flow, run_key(latest), latest)]
+    if trigger.kind == "audience":
+        processed = {k.removeprefix("enter-") for k in existing if k.startswith("enter-")}
+        return [DueRun(flow, w.run_key, now, entry=w) for w in pending_windows(project, trigger.audience, processed)]
     if trigger.kind == "file":
         out = []
         base = Path(trigger.folder)
@@ -103,20 +121,32 @@ def _file_of(project: Project, flow: Workflow, key: str) -> Path | None:
     return Path(str(name)) if name else None
 
 
+def _entry_of(project: Project, flow: Workflow, key: str) -> EntryWindow | None:
+    first = RunJournal(project, flow.name, key).first("", "run_started")
+    entry = first.data.get("entry") if first is not None else None
+    if not isinstance(entry, dict):
+        return None
+    return EntryWindow(str(entry["audience"]), str(entry["build_id"]), str(entry["baseline_id"]))
+
+
 def execute(project: Project, due: DueRun, now: dt.datetime, log: RunLog, env: Mapping[str, str] | None = None) -> str:
     """Run (or resume) one workflow run through its graph. Returns ok / failed / blocked / approval / waiting."""
     flow = due.workflow
     journal = RunJournal(project, flow.name, due.key)
     log.bind(log_path(project, flow.name, due.key), workflow=flow.name, run=due.key)
+    entered: dict[str, Any] = {"entry": dataclasses.asdict(due.entry)} if due.entry is not None else {}
     if not journal.lines:
         journal.append(
             "run_started",
             scheduled=due.scheduled.isoformat(),
             trigger_file=str(due.trigger_file or ""),
             clock=now.isoformat(),
+            **entered,
         )
-    log("run_resumed" if due.resumed else "run_started", scheduled=due.scheduled.isoformat())
-    ctx = RunContext(project, flow, journal, log, now, due.scheduled, due.trigger_file, dict(env or os.environ))
+    log("run_resumed" if due.resumed else "run_started", scheduled=due.scheduled.isoformat(), **entered)
+    ctx = RunContext(
+        project, flow, journal, log, now, due.scheduled, due.trigger_file, dict(env or os.environ), due.entry
+    )
     current: str | None = flow.first.id
     while current is not None:
         activity = flow.activity(current)
@@ -128,7 +158,9 @@ def execute(project: Project, due: DueRun, now: dt.datetime, log: RunLog, env: M
         log("activity_started", activity=current, type=activity.type)
         started = time.monotonic()
         try:
-            outcome: Outcome = EXECUTORS[activity.type](ctx, activity)
+            # Long steps deep inside (a dbt build, a preparation) log their progress as this activity's.
+            with reporting_to(_progress_of(log, current)):
+                outcome: Outcome = EXECUTORS[activity.type](ctx, activity)
         except HeraldError as exc:
             return _fail(journal, log, current, str(exc), started)
         except Exception as exc:  # unexpected: recorded with its traceback, so a scheduler sees exit code 1
@@ -149,6 +181,13 @@ def execute(project: Project, due: DueRun, now: dt.datetime, log: RunLog, env: M
     journal.append("run_finished", status="succeeded")
     log("run_finished", status="succeeded")
     return "ok"
+
+
+def _progress_of(log: RunLog, activity: str) -> ProgressSink:
+    def sink(label: str, done: int, total: int) -> None:
+        log.progress(activity, done, total, step=label)
+
+    return sink
 
 
 def _fail(journal: RunJournal, log: RunLog, activity: str, message: str, started: float) -> str:

@@ -2,7 +2,8 @@
 
     workflow: nightly_winter_sale
     description: Import the CRM drop, rebuild, refresh the audience, send if it is big enough.
-    schedule: {cron: "30 2 * * *", time_zone: Europe/Paris}     # or trigger: {file: {folder: …}} | trigger: api
+    schedule: {cron: "30 2 * * *", time_zone: Europe/Paris}     # or trigger: {file: {folder: …}} | api
+                                                                #    | {enters_audience: NAME}
     activities:
     - {id: contacts, type: import, kind: profiles, file: "drop/contacts.csv"}
     - {id: refresh, type: build}
@@ -70,12 +71,14 @@ _REQUIRED: dict[str, set[str]] = {
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    """What starts a workflow: a ``cron`` schedule, a new ``file`` in a folder, or only ``api`` / manual calls."""
+    """What starts a workflow: a ``cron`` schedule, a new ``file`` in a folder, profiles entering an ``audience``
+    (between two of its builds), or only ``api`` / manual calls."""
 
-    kind: Literal["cron", "file", "api"]
+    kind: Literal["cron", "file", "audience", "api"]
     cron: Cron | None = None
     folder: str = ""
     pattern: str = "*"
+    audience: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,10 @@ def load_workflows(project: Project) -> list[Workflow]:
     folder = workflows_dir(project)
     flows = [load_workflow(p) for p in sorted(folder.glob("*.yml"))] if folder.is_dir() else []
     for flow in flows:
+        if flow.trigger.kind == "audience":
+            path = project.specs_dir / "audiences" / f"{flow.trigger.audience}.yml"
+            if not path.is_file():
+                raise WorkflowSpecError(f"{flow.path}: trigger.enters_audience: no audience spec {path}")
         for a in flow.activities:
             if a.type == "journey":
                 path = journeys_dir(project) / f"{a.options['journey']}.yml"
@@ -202,7 +209,9 @@ def parse_workflow(data: object, path: Path) -> Workflow:
     m = _mapping(data, where, {"workflow", "description", "schedule", "trigger", "activities", "paused"})
     name = _id(m.get("workflow"), f"{where}: workflow")
     if ("schedule" in m) == ("trigger" in m):
-        raise WorkflowSpecError(f"{where}: give exactly one of `schedule` (cron) or `trigger` (file or api)")
+        raise WorkflowSpecError(
+            f"{where}: give exactly one of `schedule` (cron) or `trigger` (file, enters_audience or api)"
+        )
     trigger = _schedule(m["schedule"], f"{where}: schedule") if "schedule" in m else _trigger(m["trigger"], where)
     raw = m.get("activities")
     if not isinstance(raw, list) or not raw:
@@ -239,7 +248,13 @@ def _schedule(data: object, where: str) -> Trigger:
 def _trigger(data: object, where: str) -> Trigger:
     if data == "api":
         return Trigger("api")
-    m = _mapping(data, f"{where}: trigger", {"file"})
+    m = _mapping(data, f"{where}: trigger", {"file", "enters_audience"})
+    if len(m) != 1:
+        raise WorkflowSpecError(
+            f"{where}: trigger is `api`, `{{file: {{folder, pattern}}}}` or `{{enters_audience: NAME}}`"
+        )
+    if "enters_audience" in m:
+        return Trigger("audience", audience=_id(m["enters_audience"], f"{where}: trigger.enters_audience"))
     f = _mapping(m.get("file"), f"{where}: trigger.file", {"folder", "pattern"})
     folder = f.get("folder")
     if not isinstance(folder, str) or not folder:

@@ -25,6 +25,7 @@ import duckdb
 
 from herald import warehouse
 from herald.audiences.compiler import HASH_SPACE
+from herald.audiences.entries import EntryWindow
 from herald.audiences.models import MODEL_PREFIX, spec_version
 from herald.audiences.schema import PROFILES, from_contracts
 from herald.build import build_on_published
@@ -33,7 +34,7 @@ from herald.campaigns.plans import Delivery
 from herald.campaigns.typology import Typology
 from herald.content.checks import invalid_link, links, push_payload_bytes, sms_size
 from herald.content.render import Renderer, TemplateSpec
-from herald.errors import ControlRuleFailed, TemplateError
+from herald.errors import ControlRuleFailed, PlanError, TemplateError
 from herald.project import Project
 
 # Fields the renderer supplies itself (per message), so templates may use them without a profile column.
@@ -156,7 +157,13 @@ def content_controls(
 
 
 def run_vars(
-    ref: DeliveryRef, typology: Typology, run_id: str, digest_of_content: str, fields: list[str], audience_version: str
+    ref: DeliveryRef,
+    typology: Typology,
+    run_id: str,
+    digest_of_content: str,
+    fields: list[str],
+    audience_version: str,
+    entered: EntryWindow | None = None,
 ) -> dict[str, Any]:
     """The run the delivery models read from HERALD_DELIVERY_RUN (see dbt_project/macros/deliveries/)."""
     d = ref.delivery
@@ -185,6 +192,8 @@ def run_vars(
         "buckets": buckets(d),
         "seeds": list(d.seeds),
         "payload_fields": fields,
+        # Only the profiles that entered the audience in this window (a triggered delivery), else every member.
+        "entered": None if entered is None else {"build_id": entered.build_id, "baseline_id": entered.baseline_id},
     }
 
 
@@ -210,12 +219,18 @@ def buckets(d: Delivery) -> list[dict[str, str | None]]:
     return out
 
 
-def prepare(project: Project, delivery_id: str, *, quiet: bool = True) -> PreparedRun:
+def prepare(
+    project: Project, delivery_id: str, *, quiet: bool = True, entered: EntryWindow | None = None
+) -> PreparedRun:
     """Prepare a new run of ``delivery_id`` and publish it. Eager. Raises ControlRuleFailed (nothing prepared)
-    when a content rule fails; data rules that fail are recorded with the run, which is then blocked."""
+    when a content rule fails; data rules that fail are recorded with the run, which is then blocked.
+
+    With ``entered`` (a window of the delivery's audience), the run targets only the profiles that entered the
+    audience in that window; a delivery scheduled ``trigger: {enters_audience}`` is prepared only that way."""
     started = time.monotonic()
     catalog = Catalog.of(project)
     ref = catalog.delivery(delivery_id)
+    _check_entry(ref.delivery, entered)
     typology = catalog.check(ref)
     renderer = Renderer(catalog.templates_dir)
     profile_columns = set(from_contracts(project.root).columns(PROFILES))
@@ -231,7 +246,7 @@ def prepare(project: Project, delivery_id: str, *, quiet: bool = True) -> Prepar
     fields = sorted((renderer.fields(ref.delivery.template) & profile_columns) | {"language_code"})
     audience = catalog.audiences.get(ref.delivery.audience)
     run_id = "r" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + delivery_id
-    run = run_vars(ref, typology, run_id, digest_of_content, fields, spec_version(audience))
+    run = run_vars(ref, typology, run_id, digest_of_content, fields, spec_version(audience), entered)
     audiences = {ref.delivery.audience, *typology.exclude_audiences, *(r.audience for r in typology.custom)}
     select = (*(MODEL_PREFIX + a for a in sorted(audiences)), "delivery_run_recipients+")
     results: list[ControlResult] = []
@@ -261,6 +276,19 @@ def prepare(project: Project, delivery_id: str, *, quiet: bool = True) -> Prepar
         controls=(*controls, *results),
         seconds=time.monotonic() - started,
     )
+
+
+def _check_entry(d: Delivery, entered: EntryWindow | None) -> None:
+    trigger = d.schedule.enters_audience
+    if entered is None and trigger:
+        raise PlanError(
+            f"delivery {d.id} goes to profiles entering audience {trigger}: a workflow with "
+            f"`trigger: {{enters_audience: {trigger}}}` prepares it, one run per window of entrants"
+        )
+    if entered is not None and entered.audience != d.audience:
+        raise PlanError(
+            f"delivery {d.id} targets audience {d.audience}; entrants of {entered.audience} cannot be sent it"
+        )
 
 
 def _run_row(project: Project, run_id: str) -> Mapping[str, Any]:

@@ -60,7 +60,22 @@ with
 
 members as (
 
+    {%- if run.entered %}
+    -- A triggered run: only the members of one audience build who were not members at the build before.
+    select entered.profile_id, entered.audience_group
+    from {{ ref('audience_memberships') }} as entered
+    where entered.audience_name = {{ sql_text(run.audience) }}
+        and entered.build_id = {{ sql_text(run.entered.build_id) }}
+        and not exists (
+            select 1
+            from {{ ref('audience_memberships') }} as before
+            where before.audience_name = entered.audience_name
+                and before.build_id = {{ sql_text(run.entered.baseline_id) }}
+                and before.profile_id = entered.profile_id
+        )
+    {%- else %}
     select profile_id, audience_group from {{ ref('aud_' ~ run.audience) }}
+    {%- endif %}
 
 ),
 
