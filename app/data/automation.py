@@ -61,6 +61,10 @@ def trigger_text(flow: Workflow) -> tuple[str, str]:
         return "schedule", f"{_cron_text(flow)} ({t.cron.time_zone})"
     if t.kind == "file":
         return "file", f"{t.folder}/{t.pattern}"
+    if t.kind == "audience":
+        return "audience entry", f"profiles entering {t.audience}"
+    if t.kind == "once" and t.at is not None:
+        return "once", f"{t.at:%Y-%m-%d %H:%M} UTC (plan schedule)"
     return "api", "herald run --workflow NAME --start"
 
 
@@ -80,6 +84,10 @@ def next_due(project: Project, flow: Workflow, now: dt.datetime, runs: list[RunR
         return f"{firing:%Y-%m-%d %H:%M} UTC" if firing is not None else "not within a year"
     if t.kind == "file":
         return "on a new file"
+    if t.kind == "audience":
+        return f"after a build of {t.audience} that brings new members"
+    if t.kind == "once" and t.at is not None:
+        return "done" if history else f"{t.at:%Y-%m-%d %H:%M} UTC"
     return "when started"
 
 

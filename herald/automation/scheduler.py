@@ -8,6 +8,7 @@ an operator's pause — ``journal.pause_workflow`` — always):
 * a ``trigger: {file}`` workflow starts a run per new file in its folder (the run key names the file);
 * a ``trigger: {enters_audience}`` workflow starts a run per window between two builds of the audience in which
   profiles entered it (the run key names the later build; see herald.audiences.entries);
+* a ``once`` workflow (a delivery's plan schedule ``at``) starts its one run when its time has come;
 * a ``trigger: api`` workflow runs only when asked: ``herald run --workflow NAME --start``.
 
 Exit codes (for cron, Airflow, Dagster): see ``EXIT_CODES``.
@@ -84,6 +85,9 @@ def due_runs(project: Project, flow: Workflow, now: dt.datetime, *, start: bool 
         if latest is None or run_key(latest) in existing:
             return []
         return [DueRun(flow, run_key(latest), latest)]
+    if trigger.kind == "once" and trigger.at is not None:
+        due = trigger.at <= now and run_key(trigger.at) not in existing
+        return [DueRun(flow, run_key(trigger.at), trigger.at)] if due else []
     if trigger.kind == "audience":
         processed = {k.removeprefix("enter-") for k in existing if k.startswith("enter-")}
         return [DueRun(flow, w.run_key, now, entry=w) for w in pending_windows(project, trigger.audience, processed)]

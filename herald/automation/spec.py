@@ -72,13 +72,14 @@ _REQUIRED: dict[str, set[str]] = {
 @dataclass(frozen=True, slots=True)
 class Trigger:
     """What starts a workflow: a ``cron`` schedule, a new ``file`` in a folder, profiles entering an ``audience``
-    (between two of its builds), or only ``api`` / manual calls."""
+    (between two of its builds), only ``api`` / manual calls, or ``once`` at a time (a delivery's plan schedule)."""
 
-    kind: Literal["cron", "file", "audience", "api"]
+    kind: Literal["cron", "file", "audience", "api", "once"]
     cron: Cron | None = None
     folder: str = ""
     pattern: str = "*"
     audience: str = ""
+    at: dt.datetime | None = None  # aware, for ``once``
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +164,13 @@ def journeys_dir(project: Project) -> Path:
 
 
 def load_workflows(project: Project) -> list[Workflow]:
-    """Every workflow under specs/workflows/, checked, including the journeys they run. Eager."""
+    """Every workflow under specs/workflows/, checked, including the journeys they run, then the workflows the
+    plans' delivery schedules make (see plan_schedules). Eager."""
+    from herald.automation.plan_schedules import plan_workflows
+
     folder = workflows_dir(project)
     flows = [load_workflow(p) for p in sorted(folder.glob("*.yml"))] if folder.is_dir() else []
+    flows += plan_workflows(project, flows)
     for flow in flows:
         if flow.trigger.kind == "audience":
             path = project.specs_dir / "audiences" / f"{flow.trigger.audience}.yml"
