@@ -72,5 +72,5 @@ def test_a_recurring_schedule_and_a_workflow_taking_a_delivery_over(specs: Proje
 def test_a_broken_plan_stops_the_scheduler_with_its_reason(specs: Project) -> None:
     plan = specs.specs_dir / "plans" / "winter_2026.yml"
     plan.write_text(plan.read_text(encoding="utf-8").replace("time_zone: Europe/Paris", "time_zone: Mars/Olympus"))
-    with pytest.raises(WorkflowSpecError, match="the plans cannot be read.*Mars/Olympus"):
+    with pytest.raises(WorkflowSpecError, match=r"the plans cannot be read.*Mars/Olympus"):
         load_workflows(specs)
