@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from herald.landing import BatchCounts, arrow_schema, land_batch, new_batch_id, table_dir
@@ -432,7 +433,7 @@ def _read_segment(fd: int, segment: str, normalize: Normalizer, rows: list[Row],
         if not line:
             continue
         try:
-            events = json.loads(line)
+            events = orjson.loads(line)
         except ValueError:
             rejects.append(Reject(f"{segment}:{number}", "spool line is not JSON", line.decode(errors="replace")))
             continue
