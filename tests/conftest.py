@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Iterator
@@ -74,16 +75,32 @@ def project(tmp_path: Path) -> Project:
 
 
 @pytest.fixture(scope="session")
-def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    """The demo data landed and built once per session (a real dbt build on DuckDB). Treat it as read-only."""
+def demo_project(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Project]:
+    """The demo data landed and built once per session (a real dbt build on DuckDB). Treat it as read-only.
+
+    Under `pytest -n` the first worker to need it builds it in the run's shared folder and the others copy it:
+    the machine builds it once."""
     from herald.build import build
     from herald.demo import load_demo
 
-    project = Project(root=ROOT, warehouse_dir=tmp_path_factory.mktemp("demo") / "warehouse")
-    load_demo(project)
-    with dbt_unit_tests():
-        build(project, quiet=True)
-    yield project
+    def build_demo(warehouse_dir: Path) -> Project:
+        project = Project(root=ROOT, warehouse_dir=warehouse_dir)
+        load_demo(project)
+        with dbt_unit_tests():
+            build(project, quiet=True)
+        return project
+
+    if worker_id == "master":
+        yield build_demo(tmp_path_factory.mktemp("demo") / "warehouse")
+        return
+    shared = tmp_path_factory.getbasetemp().parent / "demo-warehouse"
+    with open(shared.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "CURRENT").exists():
+            build_demo(shared)
+    own = tmp_path_factory.mktemp("demo") / "warehouse"
+    shutil.copytree(shared, own, ignore=shutil.ignore_patterns("locks", "jobs", "*.partial"))
+    yield Project(root=ROOT, warehouse_dir=own)
 
 
 # What a project root holds besides the Python code: copied into a scratch root for tests that write specs.
