@@ -5,7 +5,8 @@ journey's ``start``. Step S is due for it on ``entry + S.day`` or any later day,
 the step's channel, consents to its topic, and — with ``after: T`` — was sent step T's message, and — with
 ``unless: opened`` — did not open (or click) it. Nothing about a profile's progress is stored besides the send
 ledger: the message of (journey, step, profile) has one id, ``ledger.message_id("journey-<j>-<s>", profile)``,
-so a step already in the ledger is never due again, whatever was killed and re-run.
+so a step settled in the ledger is never due again, whatever was killed and re-run (a claim a killed run left is
+settled by the next one, through a provider lookup).
 
 Opens are read from every landed provider-event batch (not only the published build), so a reminder never goes
 to someone whose open landed after the last build.
@@ -53,15 +54,22 @@ def today_of(journey: Journey, now: dt.datetime) -> dt.date:
     return now.astimezone(ZoneInfo(journey.time_zone)).date()
 
 
+# Ledger states after which a journey step's message is done with: sent, refused for good, or suppressed.
+SETTLED = frozenset({"accepted", "failed", "skipped"})
+
+
 def due_profiles(project: Project, journey: Journey, step: JourneyStep, today: dt.date) -> list[str]:
     """Profiles for whom ``step`` is due on ``today`` and who have no message of it in the ledger yet. Lazy in
     nothing: reads the published warehouse, the ledger and the landed events now."""
     from senders import ledger
 
+    # Settled messages are never due again. A claim a killed process left (claimed, or unknown after a lookup
+    # that could not tell) stays due, so that the next run settles it by asking the provider: found → accepted,
+    # surely absent → sent; excluding it here would lose the message for good.
     sent_before = {
         e.profile_id
         for e in ledger.read_run(project, step_run_id(journey.name, step.id)).values()
-        if e.state != "released"
+        if e.state in SETTLED
     }
     previous: dict[str, str] = {}
     if step.after is not None:

@@ -11,9 +11,10 @@ import pyarrow as pa
 
 from herald import landing
 from herald.automation.journal import run_history
-from herald.automation.journeys import step_run_id
+from herald.automation.journeys import due_profiles, step_run_id
 from herald.automation.logs import RunLog
 from herald.automation.scheduler import run_scheduler
+from herald.automation.spec import journeys_dir, load_journey
 from herald.project import Project
 from herald.raw_schema import ESP_EVENTS
 from senders import ledger
@@ -92,3 +93,30 @@ def test_a_missed_day_is_caught_up_by_the_next_run(auto_project: Project, fake: 
     assert run_scheduler(project, now=now, workflow="welcome", log=RunLog(out), env=env) == 0
     assert len(fake.sent) == before
     assert "run_started" not in out.getvalue()
+
+
+def test_a_claim_a_killed_run_left_is_settled_and_sent_by_the_next_run(
+    auto_project: Project, fake: FakeSendGrid
+) -> None:
+    project = auto_project
+    day = DAYS[0]
+    want = expected_welcome(project, day)["welcome_email"]
+    journey = load_journey(journeys_dir(project) / "welcome_series.yml")
+    step = next(s for s in journey.steps if s.id == "welcome_email")
+    profile = sorted(due_profiles(project, journey, step, day))[0]
+    run_id = step_run_id("welcome_series", "welcome_email")
+    victim = ledger.message_id(run_id, profile, "email")
+    assert victim in want
+    # What a process killed during its provider call leaves behind: the message claimed, never sent.
+    shards = ledger.shard_count(project, run_id, 1)
+    with ledger.Shard(project, run_id, ledger.shard_of(victim, shards)) as shard:
+        shard.try_lock(wait=True)
+        shard.append([ledger.Entry(victim, "claimed", 1, run_id, profile_id=profile, channel="email")])
+    now = dt.datetime.combine(day, dt.time(9, 0), dt.UTC)
+    assert (
+        run_scheduler(project, now=now, workflow="welcome", log=RunLog(io.StringIO()), env=run_env(project, fake)) == 0
+    )
+    # The next run asked the provider (absent), sent it once, and every other due message too.
+    assert fake.accepted_ids() == want and fake.deliveries(victim) == 1
+    states = [e.state for e in ledger.read_history(project, run_id) if e.message_id == victim]
+    assert states[:3] == ["claimed", "unknown", "released"] and states[-1] == "accepted"
