@@ -5,10 +5,12 @@
   between serving and posting (robots post at once).
 * ``RateLimiter``: a token bucket per key (form and client IP), answered with a 429 and ``Retry-After``.
 * ``read_form``: the request body, capped, as urlencoded or multipart fields (no files).
+* ``bearer_refusal``: why a request to an API endpoint is not authorized (``HERALD_API_TOKEN``), if it is not.
 """
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from collections import OrderedDict
@@ -139,3 +141,14 @@ async def _multipart(request: Request, body: bytes) -> dict[str, str]:
         if not isinstance(value, UploadFile):
             fields.setdefault(name, value)
     return fields
+
+
+def bearer_refusal(request: Request, token: str, feature: str) -> tuple[int, str, dict[str, str]] | None:
+    """(status, error, headers) when ``request`` does not carry ``Authorization: Bearer <token>``; None when it
+    does. Without a configured token the feature is off (503): an API is never open by default."""
+    if not token:
+        return 503, f"HERALD_API_TOKEN is not set: {feature} disabled", {}
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
+    return None

@@ -40,6 +40,7 @@ from senders.tracking.callbacks import callback_routes
 from senders.tracking.context import ServeContext
 from senders.tracking.spool import DEFAULT_ROLL_SECONDS, Spool, compact
 from senders.tracking.webhooks import MAX_BODY_BYTES, verifier_for, webhook_routes
+from senders.tracking.workflows_api import workflow_routes
 
 RouteFactory = Callable[[ServeContext], Sequence[BaseRoute]]
 
@@ -59,7 +60,13 @@ def transactional_routes(ctx: ServeContext) -> Sequence[BaseRoute]:
     return routes(ctx)
 
 
-ROUTE_FACTORIES: tuple[RouteFactory, ...] = (webhook_routes, callback_routes, consent_routes, transactional_routes)
+ROUTE_FACTORIES: tuple[RouteFactory, ...] = (
+    webhook_routes,
+    callback_routes,
+    consent_routes,
+    transactional_routes,
+    workflow_routes,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import logging
 import os
@@ -70,6 +69,7 @@ from senders.providers.base import (
 from senders.suppression import Suppressions
 from senders.tracking.consents import ALL, ConsentBook
 from senders.tracking.context import ServeContext
+from senders.tracking.guards import bearer_refusal
 from senders.tracking.transactional_journal import TransactionalJournal, run_id
 from senders.tracking.transactional_specs import PROFILE_FIELDS, MessageType, load_message_types
 
@@ -662,12 +662,8 @@ def transactional_routes(ctx: ServeContext) -> list[BaseRoute]:
 
 
 def _authorize(request: Request, token: str) -> Answer | None:
-    if not token:
-        return Answer(503, {"error": "HERALD_API_TOKEN is not set: transactional messages are disabled"})
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        return Answer(401, {"error": "a valid bearer token is required"}, {"WWW-Authenticate": "Bearer"})
-    return None
+    refusal = bearer_refusal(request, token, "transactional messages are")
+    return None if refusal is None else Answer(refusal[0], {"error": refusal[1]}, refusal[2])
 
 
 async def _read_json(request: Request) -> dict[str, Any]:
