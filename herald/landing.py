@@ -75,14 +75,19 @@ def table_dir(project: Project, table: RawTable) -> Path:
 
 
 def ensure_initialized(project: Project) -> None:
-    """Give every raw table an empty, fully typed batch so a build works before any data has landed."""
+    """Give every raw table an empty, fully typed batch so a build works before any data has landed.
+
+    The empty batch always has the table's current shape: batches landed by an earlier version of Herald lack
+    the columns added since, and the sources read every batch by column name, so this batch is what makes those
+    columns exist (null in the older rows). It holds no rows, so rewriting it loses nothing."""
     project.ensure_dirs()
     for t in ALL_TABLES:
         d = table_dir(project, t)
         d.mkdir(parents=True, exist_ok=True)
         target = d / f"{EMPTY_BATCH_ID}.parquet"
-        if not target.exists():
-            _atomic_write(arrow_schema(t).empty_table(), target)
+        schema = arrow_schema(t)
+        if not target.exists() or not pq.read_schema(target).equals(schema):
+            _atomic_write(schema.empty_table(), target)
 
 
 def _atomic_write(data: pa.Table, target: Path) -> None:

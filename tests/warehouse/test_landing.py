@@ -59,3 +59,26 @@ def test_a_column_outside_the_raw_shape_is_refused_and_nothing_lands(project: Pr
         landing.land_batch(project, CRM_CONTACTS, data, source_file="bad.csv")
     assert [p.name for p in landing.batch_files(project, CRM_CONTACTS)] == [f"{landing.EMPTY_BATCH_ID}.parquet"]
     assert not list(landing.table_dir(project, CRM_CONTACTS).glob(".*partial"))
+
+
+def test_batches_landed_before_a_column_was_added_still_read_with_it(project: Project) -> None:
+    """A warehouse landed by an earlier version: its batches (the empty one included) lack a column added since.
+    The next initialization brings the empty batch to the current shape, so the column exists, null in old rows."""
+    import pyarrow.parquet as pq
+
+    from herald.raw_schema import ESP_EVENTS
+
+    landing.ensure_initialized(project)
+    folder = landing.table_dir(project, ESP_EVENTS)
+    old = landing.arrow_schema(ESP_EVENTS)
+    old = old.remove(old.get_field_index("run_id"))
+    pq.write_table(old.empty_table(), folder / f"{landing.EMPTY_BATCH_ID}.parquet")
+    row = {f.name: [None] for f in old}
+    row.update({"sg_event_id": ["e1"], "event": ["delivered"], "_batch_id": ["20260101T000000000000Z-old"]})
+    pq.write_table(pa.table(row, schema=old), folder / "20260101T000000000000Z-old.parquet")
+    con = duckdb.connect()
+    with pytest.raises(duckdb.BinderException):  # what a build would meet: the column is nowhere
+        landing.scan(con, project, ESP_EVENTS).project("run_id").fetchall()
+    landing.ensure_initialized(project)
+    rows = landing.scan(con, project, ESP_EVENTS).project("sg_event_id, run_id").fetchall()
+    assert rows == [("e1", None)]
