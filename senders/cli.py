@@ -124,8 +124,8 @@ def cmd_proof(args: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, project: Project) -> int:
-    """Serve the Event Webhook, the SMS / push callbacks, the inbox and the consent pages until stopped.
-    Example: ``herald serve --host 0.0.0.0 --port 8700``"""
+    """Serve the Event Webhook, the SMS / push callbacks, the inbox, the consent pages, transactional messages
+    and workflow starts until stopped. Example: ``herald serve --host 0.0.0.0 --port 8700``"""
     from senders.tracking.context import ServeContext
     from senders.tracking.server import ServeOptions, serve
 

@@ -52,7 +52,15 @@ def workflow_routes(ctx: ServeContext) -> list[BaseRoute]:
         return {
             "workflow": name,
             "job": None if job is None else {**dataclasses.asdict(job), "running": job.is_running},
-            "latest_run": None if latest is None else {"run": latest.key, "status": latest.status},
+            # A run stays open ("running") after a failed or blocked activity, for the next `herald run` to retry;
+            # its activities say where it stands.
+            "latest_run": None
+            if latest is None
+            else {
+                "run": latest.key,
+                "status": latest.status,
+                "activities": [{"activity": a.activity, "status": a.status} for a in latest.activities],
+            },
         }
 
     async def start(request: Request) -> Response:

@@ -52,6 +52,10 @@ def test_an_api_call_starts_a_workflow_run_and_reports_its_outcome(tmp_path: Pat
             time.sleep(0.5)
         assert body["job"]["exit_code"] == 0, body
         assert body["latest_run"]["status"] == "succeeded"
+        assert body["latest_run"]["activities"] == [
+            {"activity": "settle", "status": "finished"},
+            {"activity": "done", "status": "finished"},
+        ]
 
         # A workflow file that does not parse is named, and nothing starts.
         (project.specs_dir / "workflows" / "ping.yml").write_text(PING.replace("wait", "teleport"), encoding="utf-8")
