@@ -1,12 +1,18 @@
 """Build the warehouse with dbt and publish it for readers.
 
     landing (Parquet, append-only) ──dbt build──▶ build/herald.duckdb ──copy──▶ published/herald-<id>.duckdb
+                                                  build/deliveries.duckdb ──copy──▶ published/deliveries-<id>.duckdb
                                                                         CURRENT ──points at──┘
 
 One build at a time (an advisory file lock; a second build waits). dbt runs in a child process, so its DuckDB
-lock ends with it. Only a green build is published: the copy is checkpointed, fsynced and then named in
+lock ends with it. Only a green build is published: the copies are checkpointed, fsynced and then named in
 ``CURRENT`` by an atomic rename, so a reader sees either the old warehouse or the new one, never a mix.
-See DECISIONS.md, "Who writes the warehouse".
+
+The delivery runs (``marts/deliveries``) and ``herald_meta`` live in a file of their own, which dbt attaches as
+``deliveries``; the main file holds views of them under their usual names. Preparing a run or recording an
+approval changes only that small file, so publishing it copies megabytes, and the main file — unchanged since
+the last publish — is hard-linked (published files are never written). See DECISIONS.md, "Who writes the
+warehouse".
 """
 
 from __future__ import annotations
@@ -33,8 +39,21 @@ from herald.audiences.models import BUILDS, GENERATED_DIR, MEMBERSHIPS, MODEL_PR
 from herald.errors import BuildError, WarehouseNotReady
 from herald.progress import report
 from herald.project import Project
+from herald.warehouse import DELIVERIES_CATALOG
 
 KEEP_PUBLISHED = 3
+
+# herald_meta, in the delivery-runs file: what Herald records beside dbt's models (created before a publish, so
+# the main file's views of them always bind).
+META_TABLES: dict[str, str] = {
+    "build_info": "build_id varchar, batch_cutoff varchar, fingerprint varchar, core_fingerprint varchar, "
+    "as_of timestamp, published_at timestamp",
+    "delivery_run_controls": "run_id varchar, rule varchar, passed boolean, message varchar, checked_at timestamp",
+    "delivery_run_approvals": "run_id varchar, approver varchar, content_hash varchar, approved_at timestamp, "
+    "note varchar",
+}
+# The models dbt writes to the delivery-runs file (dbt_project.yml: marts/deliveries, +database: deliveries).
+DELIVERY_MODELS_DIR = "dbt_project/models/marts/deliveries"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +86,7 @@ def dbt_env(project: Project, *, batch_cutoff: str | None = None, target: str = 
             "HERALD_LEDGER_DIR": str(project.ledger_dir),
             "HERALD_INBOX_DIR": str(project.inbox_dir),
             "HERALD_BUILD_PATH": str(project.build_path),
+            "HERALD_DELIVERIES_PATH": str(project.deliveries_build_path),
             "HERALD_TARGET": target,
         }
     )
@@ -222,6 +242,10 @@ def build_audiences(project: Project, names: Sequence[str] = (), *, quiet: bool 
     return build_on_published(project, (*models, MEMBERSHIPS, BUILDS), quiet=quiet)
 
 
+# Every audience model, and the record of their build: what brings audiences up to date.
+ALL_AUDIENCES = ("tag:audience", MEMBERSHIPS, BUILDS)
+
+
 # Runs on the build file after dbt and before the copy is published (the build lock is held).
 BeforePublish = Callable[[duckdb.DuckDBPyConnection, str], None]
 
@@ -230,6 +254,7 @@ def build_on_published(
     project: Project,
     select: Sequence[str],
     *,
+    audiences: Sequence[str] = (),
     extra_env: Mapping[str, str] | None = None,
     before_publish: BeforePublish | None = None,
     quiet: bool = False,
@@ -238,6 +263,9 @@ def build_on_published(
 
     That is only sound when the build file is exactly the published build and nothing but audience files
     changed since; otherwise this runs a full build (with the same ``extra_env``), which includes ``select``.
+    ``audiences`` (the audience models ``select`` reads, e.g. ALL_AUDIENCES) are rebuilt first only when an
+    audience file changed since the published build; otherwise ``select`` reads them as published, at that
+    build's reference time.
     """
     started = time.monotonic()
     landing.ensure_initialized(project)
@@ -250,10 +278,12 @@ def build_on_published(
             and published.core_fingerprint == fingerprint(project, cutoff, audiences=False)
             and _build_file_build_id(project) == published.build_id
         )
+        audiences_current = published is not None and published.fingerprint == fingerprint(project, cutoff)
+        selection = (*(() if audiences_current else audiences), *select)
         return _build_locked(
             project,
             cutoff,
-            select=select if current else (),
+            select=selection if current else (),
             publish_result=True,
             quiet=quiet,
             started=started,
@@ -273,7 +303,7 @@ def record_and_publish(project: Project, change: BeforePublish) -> BuildResult:
                 "the build file differs from the published warehouse (a build failed or is unpublished): "
                 "run `herald build` first, then try again"
             )
-        con = duckdb.connect(str(project.build_path))
+        con = connect_deliveries_build(project)
         try:
             info = con.execute("select batch_cutoff, as_of from herald_meta.build_info").fetchone()
         finally:
@@ -281,7 +311,7 @@ def record_and_publish(project: Project, change: BeforePublish) -> BuildResult:
         assert info is not None
         build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         _mark_build_file_dirty(project)
-        con = duckdb.connect(str(project.build_path))
+        con = connect_deliveries_build(project)
         try:
             change(con, build_id)
         finally:
@@ -295,6 +325,16 @@ def record_and_publish(project: Project, change: BeforePublish) -> BuildResult:
             core_fingerprint=published.core_fingerprint,
         )
     return BuildResult(build_id, str(info[0]), path, time.monotonic() - started)
+
+
+def connect_deliveries_build(project: Project) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to the build's delivery-runs file (``main`` holds the delivery models,
+    ``herald_meta`` what Herald records). Only under the build lock."""
+    con = duckdb.connect(str(project.deliveries_build_path))
+    con.execute("create schema if not exists herald_meta")
+    for name, columns in META_TABLES.items():
+        con.execute(f"create table if not exists herald_meta.{name} ({columns})")
+    return con
 
 
 def generate_audience_models(project: Project) -> None:
@@ -328,11 +368,12 @@ def _build_locked(
         args += ["--exclude", *exclude]
     if full_refresh:
         args.append("--full-refresh")
+    _move_deliveries_out_of_main(project)
     _mark_build_file_dirty(project)
     env = {**(extra_env or {}), "HERALD_AS_OF": as_of, "HERALD_BUILD_ID": build_id}
     run_dbt(project, args, batch_cutoff=cutoff, quiet=quiet, env=env)
     if before_publish is not None:
-        con = duckdb.connect(str(project.build_path))
+        con = connect_deliveries_build(project)
         try:
             before_publish(con, build_id)
         finally:
@@ -351,11 +392,11 @@ def _build_locked(
 
 
 def _build_file_build_id(project: Project) -> str | None:
-    """The build the build file last published, or None if dbt has touched it since (or it has none)."""
-    if not project.build_path.exists():
+    """The build the build files last published, or None if dbt has touched them since (or they have none)."""
+    if not project.build_path.exists() or not project.deliveries_build_path.exists():
         return None
     try:
-        con = duckdb.connect(str(project.build_path), read_only=True)
+        con = duckdb.connect(str(project.deliveries_build_path), read_only=True)
     except duckdb.Error:
         return None
     try:
@@ -368,15 +409,48 @@ def _build_file_build_id(project: Project) -> str | None:
 
 
 def _mark_build_file_dirty(project: Project) -> None:
-    # Until the next publish the build file no longer equals a published build, so an audience-only build
+    # Until the next publish the build files no longer equal a published build, so an audience-only build
     # never publishes on top of a build that failed half-way.
-    if not project.build_path.exists():
+    if not project.deliveries_build_path.exists():
         return
-    con = duckdb.connect(str(project.build_path))
+    con = duckdb.connect(str(project.deliveries_build_path))
     try:
         con.execute("drop table if exists herald_meta.build_info")
     finally:
         con.close()
+
+
+def _delivery_model_names(project: Project) -> list[str]:
+    return sorted(p.stem for p in (project.root / DELIVERY_MODELS_DIR).glob("*.sql"))
+
+
+def _move_deliveries_out_of_main(project: Project) -> None:
+    """Move delivery runs and herald_meta that an earlier version kept in the main build file into the
+    delivery-runs file, so no prepared run, control result or approval is lost on upgrade. Once."""
+    if not project.build_path.exists():
+        return
+    con = duckdb.connect(str(project.build_path))
+    try:
+        legacy = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+            " and ((schema_name = 'main' and table_name in (select unnest(?))) or schema_name = 'herald_meta')",
+            [_delivery_model_names(project)],
+        ).fetchall()
+        if not legacy:
+            return
+        con.execute(f"attach '{_sql_path(project.deliveries_build_path)}' as {DELIVERIES_CATALOG}")
+        for schema, table in legacy:
+            con.execute(f"create schema if not exists {DELIVERIES_CATALOG}.{schema}")
+            con.execute(f"create table if not exists {DELIVERIES_CATALOG}.{schema}.{table} as from {schema}.{table}")
+            con.execute(f"drop table {schema}.{table}")
+        con.execute("drop schema if exists herald_meta")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def configured_as_of(project: Project) -> str | None:
@@ -395,10 +469,12 @@ def publish(
     as_of: str | None = None,
     core_fingerprint: str | None = None,
 ) -> Path:
-    """Copy the build file to a new versioned read file and point ``CURRENT`` at it atomically."""
-    con = duckdb.connect(str(project.build_path))
+    """Publish the build files as new versioned read files and point ``CURRENT`` at them atomically.
+
+    The delivery-runs file is always copied (it is small). The main file is copied only when it changed since
+    the last publish; otherwise the new name is a hard link to the published file it still equals."""
+    con = connect_deliveries_build(project)
     try:
-        con.execute("create schema if not exists herald_meta")
         con.execute(
             "create or replace table herald_meta.build_info as "
             "select ?::varchar as build_id, ?::varchar as batch_cutoff, ?::varchar as fingerprint, "
@@ -408,12 +484,10 @@ def publish(
         con.execute("checkpoint")
     finally:
         con.close()
+    _link_deliveries_into_main(project)
     target = project.published_dir / f"herald-{build_id}.duckdb"
-    tmp = target.with_name("." + target.name + ".partial")
-    shutil.copyfile(project.build_path, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    _publish_main_file(project, target)
+    _copy_durably(project.deliveries_build_path, warehouse.deliveries_path(target))
     pointer_tmp = project.current_pointer.with_name(".CURRENT.partial")
     pointer_tmp.write_text(target.name + "\n", encoding="utf-8")
     os.replace(pointer_tmp, project.current_pointer)
@@ -421,9 +495,82 @@ def publish(
     return target
 
 
+def _link_deliveries_into_main(project: Project) -> None:
+    """Give the main build file a view of every table of the delivery-runs file, under the same name, so
+    readers query one database. Writes the main file only when a view is missing or its columns changed."""
+    runs = duckdb.connect(str(project.deliveries_build_path), read_only=True)
+    try:
+        wanted = _columns(runs, "current_database()")
+    finally:
+        runs.close()
+    wal = project.build_path.with_name(project.build_path.name + ".wal")
+    con = duckdb.connect(str(project.build_path))
+    try:
+        have = _columns(con, "current_database()", views=True)
+        stale = [key for key, cols in wanted.items() if have.get(key) != cols]
+        if stale:
+            con.execute(f"attach '{_sql_path(project.deliveries_build_path)}' as {DELIVERIES_CATALOG} (read_only)")
+            for schema, table in stale:
+                # herald_meta tables are read in the order they were written (their rowid).
+                rowid = "rowid as rowid, " if schema == "herald_meta" else ""
+                con.execute(f"create schema if not exists {schema}")
+                con.execute(
+                    f"create or replace view {schema}.{table} as"
+                    f" select {rowid}* from {DELIVERIES_CATALOG}.{schema}.{table}"
+                )
+        if stale or wal.exists():
+            con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def _columns(
+    con: duckdb.DuckDBPyConnection, database: str, *, views: bool = False
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    kind = "duckdb_views()" if views else "duckdb_tables()"
+    rows = con.execute(
+        f"select c.schema_name, c.table_name, c.column_name, c.data_type from duckdb_columns() c"
+        f" join {kind} t on t.database_name = c.database_name and t.schema_name = c.schema_name"
+        f" and t.{'view_name' if views else 'table_name'} = c.table_name"
+        f" where c.database_name = {database} and c.schema_name in ('main', 'herald_meta') and c.column_name <> 'rowid'"
+        " order by c.schema_name, c.table_name, c.column_index"
+    ).fetchall()
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, table, column, dtype in rows:
+        out.setdefault((schema, table), []).append((column, dtype))
+    return out
+
+
+def _publish_main_file(project: Project, target: Path) -> None:
+    """Copy the main build file to ``target``, or hard-link the published file it still equals."""
+    stamp_file = project.build_dir / "herald.duckdb.published"
+    st = project.build_path.stat()
+    stamp = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    try:
+        recorded, name = stamp_file.read_text(encoding="utf-8").split()
+    except (FileNotFoundError, ValueError):
+        recorded, name = "", ""
+    previous = project.published_dir / name if name else None
+    if recorded == stamp and previous is not None and previous.exists():
+        os.link(previous, target)
+    else:
+        _copy_durably(project.build_path, target)
+    stamp_file.write_text(f"{stamp} {target.name}\n", encoding="utf-8")
+
+
+def _copy_durably(source: Path, target: Path) -> None:
+    tmp = target.with_name("." + target.name + ".partial")
+    shutil.copyfile(source, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
 def _prune(project: Project, keep: Path) -> None:
-    # Readers that still have an older file open keep reading it: on POSIX an unlinked file lives until closed.
+    # Readers that still have an older file open keep reading it: on POSIX an unlinked file lives until closed
+    # (and a hard-linked main file lives on under its newer names).
     files = sorted(project.published_dir.glob("herald-*.duckdb"))
     for old in files[:-KEEP_PUBLISHED]:
         if old != keep:
             old.unlink(missing_ok=True)
+            warehouse.deliveries_path(old).unlink(missing_ok=True)

@@ -4,8 +4,10 @@ A project is the folder holding ``dbt_project.yml``. Under it, ``warehouse/`` (g
 
     warehouse/
     ├── landing/<raw table>/<batch id>.parquet   append-only raw batches (imports, demo, generated data)
-    ├── build/herald.duckdb                      the one file dbt writes
-    ├── published/herald-<build id>.duckdb       read-only copies readers open
+    ├── build/herald.duckdb                      the file dbt writes: the marketing database, audiences, engagement
+    ├── build/deliveries.duckdb                  the file dbt writes the delivery runs to (and herald_meta)
+    ├── published/herald-<build id>.duckdb       read-only copies readers open (an unchanged one is hard-linked)
+    ├── published/deliveries-<build id>.duckdb   its delivery runs, attached by readers as ``deliveries``
     ├── CURRENT                                  name of the published file readers should open
     ├── ledger/<run id>/shard-NNN.jsonl          the send ledger: append-only journals the senders write
     ├── inbox/events/<date>/<uuid>.jsonl         in-app reads and dismissals (senders/inbox.py)
@@ -41,6 +43,10 @@ class Project:
     @property
     def build_path(self) -> Path:
         return self.build_dir / "herald.duckdb"
+
+    @property
+    def deliveries_build_path(self) -> Path:
+        return self.build_dir / "deliveries.duckdb"
 
     @property
     def published_dir(self) -> Path:

@@ -3,6 +3,11 @@
 Readers open the file named in ``CURRENT`` read-only, so any number of them run beside a build or an import
 and never see a half-built state. Each call to ``connect`` re-reads the pointer: a new connection after a
 publish sees the new build, an open one keeps its consistent snapshot.
+
+A published build is two files: ``herald-<id>.duckdb`` (the marketing database, audiences, engagement) and
+``deliveries-<id>.duckdb`` (the delivery runs and ``herald_meta``), which ``connect`` attaches as ``deliveries``.
+The first holds views of the second's tables under their usual names (``send_lists``,
+``herald_meta.build_info``…), so a reader queries one database and never names the second.
 """
 
 from __future__ import annotations
@@ -31,17 +36,42 @@ def current_path(project: Project) -> Path:
     return path
 
 
+DELIVERIES_CATALOG = "deliveries"
+
+
+def deliveries_path(path: Path) -> Path:
+    """The delivery-runs file published with the build file ``path`` (``herald-<id>`` → ``deliveries-<id>``)."""
+    return path.with_name("deliveries-" + path.name.removeprefix("herald-"))
+
+
+def attach_deliveries_sql(path: Path) -> str | None:
+    """The ATTACH statement for the delivery runs published with ``path``; None for a file published without."""
+    runs = deliveries_path(path)
+    if not runs.exists():
+        return None
+    quoted = str(runs).replace("'", "''")
+    return f"attach '{quoted}' as {DELIVERIES_CATALOG} (read_only)"
+
+
 def connect(project: Project, path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only DuckDB connection to the current published warehouse (or to ``path``, a published file
     resolved earlier, so several queries can share one build). Close it when done."""
-    return duckdb.connect(str(path or current_path(project)), read_only=True)
+    path = path or current_path(project)
+    con = duckdb.connect(str(path), read_only=True)
+    if (attach := attach_deliveries_sql(path)) is not None:
+        con.execute(attach)  # per database, so cursors of this connection see it too
+    return con
 
 
 def connect_ibis(project: Project, path: Path | None = None) -> IbisDuckDB:
     """A read-only ibis connection to the current published warehouse, or to ``path`` (see ``connect``).
 
     Queries are lazy until executed."""
-    return ibis.duckdb.connect(str(path or current_path(project)), read_only=True)
+    path = path or current_path(project)
+    con = ibis.duckdb.connect(str(path), read_only=True)
+    if (attach := attach_deliveries_sql(path)) is not None:
+        con.raw_sql(attach)
+    return con
 
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

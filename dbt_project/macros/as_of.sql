@@ -3,10 +3,11 @@
     Set with the var `as_of` (e.g. --vars '{as_of: "2026-06-30 00:00:00"}') to rebuild a past state;
     null (the default) means the environment's HERALD_AS_OF (`herald build` sets it to the build's start,
     and records it), else the time of the query. An environment variable rather than a var: a var that changes
-    on every build would make dbt re-parse the whole project every time.
+    on every build would make dbt re-parse the whole project every time; and read only when a model runs
+    (`execute`), never while dbt parses, so that a new value re-parses nothing.
 -#}
 {% macro as_of() -%}
-    {%- set value = var('as_of', none) or env_var('HERALD_AS_OF', '') -%}
+    {%- set value = var('as_of', none) or (env_var('HERALD_AS_OF', '') if execute else '') -%}
     {%- if value is none or value == '' -%}
         {{ utc_now() }}
     {%- else -%}

@@ -109,11 +109,6 @@ def approve(project: Project, run_id: str, approver: str, note: str = "") -> App
     record = ApprovalRecord(run_id, approver, now_hash, dt.datetime.now(dt.UTC).replace(tzinfo=None), note)
 
     def write(build: duckdb.DuckDBPyConnection, build_id: str) -> None:
-        build.execute("create schema if not exists herald_meta")
-        build.execute(
-            f"create table if not exists {APPROVALS_TABLE} (run_id varchar, approver varchar, content_hash varchar,"
-            " approved_at timestamp, note varchar)"
-        )
         build.execute(
             f"insert into {APPROVALS_TABLE} values (?, ?, ?, ?, ?)",
             [record.run_id, record.approver, record.content_hash, record.approved_at, record.note],

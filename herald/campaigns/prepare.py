@@ -3,7 +3,7 @@
 specs (plan, typology, audience, template)
     │ control rules on the content (subject, unsubscribe link, sender domain, fields)  → refuse early
     ▼
-dbt build --select aud_<audience> … delivery_run_recipients+   (HERALD_DELIVERY_RUN={...})
+dbt build --select delivery_run_recipients+   (HERALD_DELIVERY_RUN={...}; the audiences too if their specs changed)
     │ filtering and fatigue rules in SQL: one exclusion reason per member, groups by salted hash
     ▼
 control rules on the data (every field resolves, links, SMS segments, push size) → herald_meta
@@ -26,9 +26,9 @@ import duckdb
 from herald import warehouse
 from herald.audiences.compiler import HASH_SPACE
 from herald.audiences.entries import EntryWindow
-from herald.audiences.models import MODEL_PREFIX, spec_version
+from herald.audiences.models import spec_version
 from herald.audiences.schema import PROFILES, from_contracts
-from herald.build import build_on_published
+from herald.build import ALL_AUDIENCES, build_on_published
 from herald.campaigns.catalog import Catalog, DeliveryRef
 from herald.campaigns.plans import Delivery
 from herald.campaigns.typology import Typology
@@ -250,10 +250,9 @@ def prepare(
     audience = catalog.audiences.get(ref.delivery.audience)
     run_id = "r" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + delivery_id
     run = run_vars(ref, typology, run_id, digest_of_content, fields, spec_version(audience), entered)
-    audiences = {ref.delivery.audience, *typology.exclude_audiences, *(r.audience for r in typology.custom)}
     # The run's models and their tests, not the engagement marts further down (metrics over every message): they
     # take the new run in at the next build, and rebuilding them here would cost minutes on a large warehouse.
-    select = (*(MODEL_PREFIX + a for a in sorted(audiences)), f"delivery_run_recipients+,path:{DELIVERY_MODELS}")
+    select = (f"delivery_run_recipients+,path:{DELIVERY_MODELS}",)
     results: list[ControlResult] = []
 
     def record_data_controls(con: duckdb.DuckDBPyConnection, build_id: str) -> None:
@@ -263,6 +262,9 @@ def prepare(
     build = build_on_published(
         project,
         select,
+        # Audiences as the published build computed them (its reference time, the counts the app showed),
+        # unless their specs changed since.
+        audiences=ALL_AUDIENCES,
         extra_env={"HERALD_DELIVERY_RUN": json.dumps(run)},
         before_publish=record_data_controls,
         quiet=quiet,
@@ -306,12 +308,7 @@ def _run_row(project: Project, run_id: str) -> Mapping[str, Any]:
 
 
 def record_controls(con: duckdb.DuckDBPyConnection, run_id: str, controls: list[ControlResult]) -> None:
-    """Keep the control results with the run, in the build file's herald_meta (published with it)."""
-    con.execute("create schema if not exists herald_meta")
-    con.execute(
-        "create table if not exists herald_meta.delivery_run_controls ("
-        "run_id varchar, rule varchar, passed boolean, message varchar, checked_at timestamp)"
-    )
+    """Keep the control results with the run, in the build's herald_meta (published with it)."""
     con.executemany(
         "insert into herald_meta.delivery_run_controls values (?, ?, ?, ?, now()::timestamp)",
         [[run_id, c.rule, c.passed, c.message] for c in controls],

@@ -1,11 +1,42 @@
 {#-
-    The delivery run being prepared reaches the delivery models as JSON in the environment variable
-    HERALD_DELIVERY_RUN (see herald/campaigns/prepare.py), read in each model file with
-    `fromjson(env_var('HERALD_DELIVERY_RUN', 'null'))`: dbt re-parses just the files that read a changed
-    variable (a var would re-parse the whole project), and a run names the audience models it depends on.
+    delivery_run(): the delivery run being prepared, which reaches the delivery models as JSON in the
+    environment variable HERALD_DELIVERY_RUN (see herald/campaigns/prepare.py), or none. It is read only when
+    a model runs (`execute`), never while dbt parses: each run has a new value, and a variable read at parse
+    time (or a var) would make dbt re-parse on every preparation. So a model's refs must not depend on the
+    run; the members of any audience are read from audience_memberships, which every model here may ref.
     Unset, the delivery models append nothing. Every text value in it was validated by Herald (ids, email
     addresses, column names); sql_text() re-checks before a value goes into SQL.
 -#}
+{% macro delivery_run() -%}
+    {{ return(fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) if execute else none) }}
+{%- endmacro %}
+
+{#-
+    latest_audience_build(name): a subquery giving the id of the latest build of an audience (audience_builds
+    has a row per build, also when the audience had no members; builds are ordered by their reference time,
+    then by id, which Herald makes from the start time). The caller declares
+    `-- depends_on: {{ ref('audience_builds') }}`.
+-#}
+{% macro latest_audience_build(name) -%}
+    (
+        select builds.build_id
+        from {{ ref('audience_builds') }} as builds
+        where builds.audience_name = {{ sql_text(name) }}
+        order by builds.built_at desc, builds.build_id desc
+        limit 1
+    )
+{%- endmacro %}
+
+{#-
+    audience_members(name): profile_id and audience_group of every member of an audience at its latest build.
+    The caller declares `-- depends_on:` both audience_memberships and audience_builds.
+-#}
+{% macro audience_members(name) -%}
+    select memberships.profile_id, memberships.audience_group
+    from {{ ref('audience_memberships') }} as memberships
+    where memberships.audience_name = {{ sql_text(name) }}
+        and memberships.build_id = {{ latest_audience_build(name) }}
+{%- endmacro %}
 
 {#- sql_text(value): a quoted SQL string for a value Herald validated; anything else stops the build. -#}
 {% macro sql_text(value) -%}

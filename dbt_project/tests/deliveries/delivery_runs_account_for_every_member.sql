@@ -1,7 +1,8 @@
 -- For the run being prepared: send list + control + exclusions = the audience's size, and the audience size
--- equals the audience model's members (a triggered run: the members of its build who were not at the build
--- before).
-{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
+-- equals the member count its latest build recorded from the audience model (a triggered run: the members of
+-- its build who were not at the build before).
+-- depends_on: {{ ref('audience_memberships') }}, {{ ref('audience_builds') }}
+{%- set run = delivery_run() %}
 
 {%- if run is none %}
 
@@ -23,7 +24,11 @@ select run_id from {{ ref('delivery_runs') }} where 1 = 0
         )
 {%- endset %}
 {%- else %}
-{%- set members_sql = "select count(*) as n from " ~ ref('aud_' ~ run.audience) %}
+{%- set members_sql %}
+    select member_count as n
+    from {{ ref('audience_builds') }}
+    where audience_name = {{ sql_text(run.audience) }} and build_id = {{ latest_audience_build(run.audience) }}
+{%- endset %}
 {%- endif %}
 
 select runs.run_id, runs.audience_size, runs.send_count, runs.control_count, runs.excluded_count, members.n

@@ -1,5 +1,5 @@
 -- No send-list row of the run being prepared goes to an address in quarantine or on the denylist.
-{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
+{%- set run = delivery_run() %}
 
 select send_lists.send_list_id, send_lists.address, quarantines.quarantine_status
 from {{ ref('send_lists') }} as send_lists

@@ -1,7 +1,7 @@
 -- A send-list row of the run being prepared goes to a profile only with an opt-in for the channel (and topic)
 -- when the typology requires consent: the consent_id it carries must be such an opt-in of that profile, given
 -- after the profile's latest opt-out of every topic of the channel (topic 'all'), if any.
-{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
+{%- set run = delivery_run() %}
 
 with
 

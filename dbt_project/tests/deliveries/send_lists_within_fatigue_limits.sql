@@ -1,7 +1,8 @@
 -- No profile of the run being prepared goes beyond a fatigue rule: messages already sent in the rule's
 -- period, plus this message's weight, stay within the maximum. (Other prepared runs are checked by the model;
 -- this test recounts the sent history independently.)
-{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
+-- depends_on: {{ ref('messages') }}
+{%- set run = delivery_run() %}
 
 {%- if run is none or not run.fatigue %}
 

@@ -11,7 +11,10 @@
     )
 }}
 
-{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
+{#- Read while the model runs (see delivery_run()): every ref of the run's SQL is declared here. -#}
+-- depends_on: {{ ref('audience_memberships') }}, {{ ref('audience_builds') }}, {{ ref('push_devices') }}
+-- depends_on: {{ ref('profile_consents') }}, {{ ref('address_quarantines') }}, {{ ref('messages') }}
+{%- set run = delivery_run() %}
 
 {%- if run is none %}
 
@@ -74,7 +77,7 @@ members as (
                 and before.profile_id = entered.profile_id
         )
     {%- else %}
-    select profile_id, audience_group from {{ ref('aud_' ~ run.audience) }}
+    {{ audience_members(run.audience) }}
     {%- endif %}
 
 ),
@@ -184,7 +187,7 @@ excluded_audiences as (
     select profile_id, min(audience_name) as audience_name
     from (
         {% for name in run.exclude_audiences or [] %}
-        select profile_id, {{ sql_text(name) }} as audience_name from {{ ref('aud_' ~ name) }}
+        select members.profile_id, {{ sql_text(name) }} as audience_name from ({{ audience_members(name) }}) as members
         union all
         {% endfor %}
         select profile_id, cast(null as {{ dbt.type_string() }}) as audience_name
@@ -200,7 +203,7 @@ custom_rules as (
     select profile_id, min(reason) as reason
     from (
         {% for rule in run.custom_rules or [] %}
-        select profile_id, {{ sql_text(rule.reason) }} as reason from {{ ref('aud_' ~ rule.audience) }}
+        select members.profile_id, {{ sql_text(rule.reason) }} as reason from ({{ audience_members(rule.audience) }}) as members
         union all
         {% endfor %}
         select profile_id, cast(null as {{ dbt.type_string() }}) as reason

@@ -9,7 +9,7 @@
     )
 }}
 
-{%- set run = fromjson(env_var('HERALD_DELIVERY_RUN', 'null')) %}
+{%- set run = delivery_run() %}
 
 with
 
