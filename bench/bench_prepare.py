@@ -5,8 +5,9 @@
 The workdir holds a Herald state folder (``warehouse/``) whose landing zone has scale data (bench_build.py
 makes one). The script builds and publishes it if needed, then prepares the delivery twice — the first may be a
 full build, the second is the normal path: the delivery models and their tests on top of the published build
-(audiences as published), control rules, publish of the delivery-runs file — and, side by side, runs the compiled SQL of the rule model directly on DuckDB (the same
-question without dbt, controls or publishing) for the ratio. No assertions: figures go to BENCHMARKS.md.
+(audiences as published), control rules, publish of the delivery-runs file — and, side by side, runs the
+compiled SQL of the rule model directly on DuckDB (the same question without dbt, controls or publishing) for the
+ratio. No assertions: figures go to BENCHMARKS.md.
 """
 
 from __future__ import annotations

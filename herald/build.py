@@ -443,7 +443,6 @@ def _move_deliveries_out_of_main(project: Project) -> None:
             con.execute(f"create schema if not exists {DELIVERIES_CATALOG}.{schema}")
             con.execute(f"create table if not exists {DELIVERIES_CATALOG}.{schema}.{table} as from {schema}.{table}")
             con.execute(f"drop table {schema}.{table}")
-        con.execute("drop schema if exists herald_meta")
         con.execute("checkpoint")
     finally:
         con.close()

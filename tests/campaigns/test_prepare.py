@@ -236,10 +236,18 @@ def test_groups_follow_the_plan(campaign_project: Project, first_run: PreparedRu
 def test_preparing_again_is_identical_and_fatigue_counts_prepared_runs(
     campaign_project: Project, first_run: PreparedRun
 ) -> None:
+    before = warehouse.current_path(campaign_project)
     again = prepare(campaign_project, "newsletter_email")
     assert again.run_id != first_run.run_id
     assert again.digest == first_run.digest
     assert run_report(campaign_project, again.run_id).changes_total == 0
+    # Prepared on top of the published build: only the delivery-runs file was written and copied; the main file
+    # is the same file under the new build's name, and dbt did not re-parse the project for the new run.
+    after = warehouse.current_path(campaign_project)
+    assert after != before and after.stat().st_ino == before.stat().st_ino
+    assert warehouse.deliveries_path(after).stat().st_ino != warehouse.deliveries_path(before).stat().st_ino
+    dbt_log = (campaign_project.warehouse_dir / "dbt" / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert "no changes found, skipping parsing" in dbt_log[dbt_log.rindex("Running with dbt=") :]
 
     # Another delivery on the same channel: whoever the first one will email is now at the monthly maximum.
     followup = prepare(campaign_project, "followup_email")
