@@ -1,8 +1,8 @@
 """Runs the Spark side of the portability test in a process of its own, in one JVM.
 
-Loading the raw data, the dbt build and the queries share one Spark session: the JVM (15–25 s to start) holds
-the Derby metastore until it exits, so each step in a process of its own would pay for a JVM and a metastore
-of its own, and the pytest process must not start one (dbt's session could not open the metastore after it).
+Loading the raw data, the dbt build and the queries share one Spark session: the JVM takes 15–25 s to start
+and holds the catalog (in memory, see tests/engines.spark_session), so the steps cannot run in processes of
+their own, and the pytest process must not start a session (dbt's would be a different one).
 dbt runs in this process through ``dbtRunner``, and its session method picks up the session started here.
 dbt parses the project while the JVM starts and the raw data loads (dbt needs no connection to parse).
 

@@ -57,7 +57,7 @@ SPLIT_AUDIENCE = "winter_sale_test"
 
 # dbt threads on PostgreSQL (the profile says 2): the server works while dbt renders the next nodes.
 POSTGRES_THREADS = 4
-# dbt threads on Spark (the profile says 1): most of a node's time is driver work (planning, the metastore)
+# dbt threads on Spark (the profile says 1): most of a node's time is driver work (analysis, planning)
 # and dbt's own, so several nodes side by side keep two cores busy.
 SPARK_THREADS = 4
 # What Spark builds: every model, seed and unit test of the project and our own (singular) data tests. Left out,
@@ -213,7 +213,7 @@ def test_spark_builds_and_agrees_with_duckdb(
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     env = {"HERALD_TARGET": "spark", "HERALD_SPARK_DIR": str(spark_dir), "HERALD_SPARK_SCHEMA": "herald"}
-    # Load, build and query in one worker process: one JVM and one metastore instead of one per step.
+    # Load, build and query in one worker process: one JVM and its in-memory catalog for every step.
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tests/spark_worker.py"), str(tmp_path / "spec.json")],
         env=_dbt_env(env, tmp_path),
