@@ -171,6 +171,7 @@ class PublishedBuild:
     build_id: str
     fingerprint: str
     core_fingerprint: str | None
+    as_of: str | None = None
 
 
 def published_build(project: Project) -> PublishedBuild | None:
@@ -189,7 +190,13 @@ def published_build(project: Project) -> PublishedBuild | None:
         return None
     info = rows[0]
     core = info.get("core_fingerprint")
-    return PublishedBuild(str(info["build_id"]), str(info["fingerprint"]), None if core is None else str(core))
+    as_of = info.get("as_of")
+    return PublishedBuild(
+        str(info["build_id"]),
+        str(info["fingerprint"]),
+        None if core is None else str(core),
+        None if as_of is None else str(as_of),
+    )
 
 
 def published_fingerprint(project: Project) -> tuple[str, str] | None:
@@ -264,8 +271,9 @@ def build_on_published(
     That is only sound when the build file is exactly the published build and nothing but audience files
     changed since; otherwise this runs a full build (with the same ``extra_env``), which includes ``select``.
     ``audiences`` (the audience models ``select`` reads, e.g. ALL_AUDIENCES) are rebuilt first only when an
-    audience file changed since the published build; otherwise ``select`` reads them as published, at that
-    build's reference time.
+    audience file changed since the published build; otherwise ``select`` reads them as published. What is built
+    on top of the published build keeps its reference time (``as_of``): every model of a published build, and
+    the live counts over it, mean the same "now".
     """
     started = time.monotonic()
     landing.ensure_initialized(project)
@@ -283,6 +291,8 @@ def build_on_published(
         return _build_locked(
             project,
             cutoff,
+            # On top of the published build, one reference time for all of it (and its profile rollups).
+            as_of=published.as_of if current and published is not None else None,
             select=selection if current else (),
             publish_result=True,
             quiet=quiet,
@@ -327,6 +337,16 @@ def record_and_publish(project: Project, change: BeforePublish) -> BuildResult:
     return BuildResult(build_id, str(info[0]), path, time.monotonic() - started)
 
 
+def read_build(project: Project) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the build files (a limited build is not published), delivery runs attached.
+    Only while no build runs."""
+    con = duckdb.connect(str(project.build_path), read_only=True)
+    if project.deliveries_build_path.exists():
+        runs = _sql_path(project.deliveries_build_path)
+        con.execute(f"attach if not exists '{runs}' as {DELIVERIES_CATALOG} (read_only)")
+    return con
+
+
 def connect_deliveries_build(project: Project) -> duckdb.DuckDBPyConnection:
     """A read-write connection to the build's delivery-runs file (``main`` holds the delivery models,
     ``herald_meta`` what Herald records). Only under the build lock."""
@@ -356,10 +376,11 @@ def _build_locked(
     full_refresh: bool = False,
     extra_env: Mapping[str, str] | None = None,
     before_publish: BeforePublish | None = None,
+    as_of: str | None = None,
 ) -> BuildResult:
     started_at = dt.datetime.now(dt.UTC)
     build_id = started_at.strftime("%Y%m%dT%H%M%S%fZ")
-    as_of = configured_as_of(project) or started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+    as_of = as_of or configured_as_of(project) or started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     # One reference time for every model of the build, recorded with it: live audience counts use the same.
     args = ["build"]
     if select:

@@ -50,28 +50,37 @@ def attach_deliveries_sql(path: Path) -> str | None:
     if not runs.exists():
         return None
     quoted = str(runs).replace("'", "''")
-    return f"attach '{quoted}' as {DELIVERIES_CATALOG} (read_only)"
+    # IF NOT EXISTS: DuckDB shares one database instance between the connections a process opens to one path.
+    return f"attach if not exists '{quoted}' as {DELIVERIES_CATALOG} (read_only)"
 
 
-def connect(project: Project, path: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only DuckDB connection to the current published warehouse (or to ``path``, a published file
-    resolved earlier, so several queries can share one build). Close it when done."""
-    path = path or current_path(project)
+def open_published(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection to the published file ``path``, its delivery runs attached. Close it."""
     con = duckdb.connect(str(path), read_only=True)
     if (attach := attach_deliveries_sql(path)) is not None:
         con.execute(attach)  # per database, so cursors of this connection see it too
     return con
 
 
-def connect_ibis(project: Project, path: Path | None = None) -> IbisDuckDB:
-    """A read-only ibis connection to the current published warehouse, or to ``path`` (see ``connect``).
-
-    Queries are lazy until executed."""
-    path = path or current_path(project)
+def open_published_ibis(path: Path) -> IbisDuckDB:
+    """A read-only ibis connection to the published file ``path``, its delivery runs attached. Lazy queries."""
     con = ibis.duckdb.connect(str(path), read_only=True)
     if (attach := attach_deliveries_sql(path)) is not None:
         con.raw_sql(attach)
     return con
+
+
+def connect(project: Project, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection to the current published warehouse (or to ``path``, a published file
+    resolved earlier, so several queries can share one build). Close it when done."""
+    return open_published(path or current_path(project))
+
+
+def connect_ibis(project: Project, path: Path | None = None) -> IbisDuckDB:
+    """A read-only ibis connection to the current published warehouse, or to ``path`` (see ``connect``).
+
+    Queries are lazy until executed."""
+    return open_published_ibis(path or current_path(project))
 
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

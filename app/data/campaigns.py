@@ -119,7 +119,7 @@ def delivery_status(latest: LatestRun | None, current_hash: str | None, send_sta
 
 
 def _connect(db: str) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(db, read_only=True)
+    return warehouse.open_published(Path(db))
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:

@@ -11,14 +11,14 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-import ibis
 import streamlit as st
 from ibis.backends.duckdb import Backend as IbisDuckDB
 
 from herald.errors import ConfigError, WarehouseNotReady
 from herald.project import find_project
-from herald.warehouse import current_path
+from herald.warehouse import current_path, open_published_ibis
 
 # Results of one published build never change; the TTL only bounds memory held for files no longer current.
 CACHE_TTL = dt.timedelta(minutes=30)
@@ -54,7 +54,7 @@ def read_only(db: str) -> Iterator[IbisDuckDB]:
     """A read-only ibis connection to the published file ``db``, closed on exit."""
     # Open the exact file the cache key names rather than re-reading CURRENT: a publish between resolving
     # the path and connecting must not mix two builds under one key.
-    con = ibis.duckdb.connect(db, read_only=True)
+    con = open_published_ibis(Path(db))
     try:
         yield con
     finally:

@@ -8,19 +8,27 @@ escapes for the dialect. The tree is rendered for DuckDB, PostgreSQL and Spark.
 Logic is two-valued: a missing value never matches (a WHERE drops unknown like false), and every negation
 wraps what it negates in ``coalesce(…, false)``, so ``not`` always means the complement (``country_code ≠ FR``
 keeps profiles without a country).
+
+Conditions that a column of ``profile_rollups`` (one row per profile) holds exactly are read from it, joined
+once as ``agg``, instead of aggregating a fact table: a count or sum of events or orders over one of its fixed
+windows (no other filter than the event type, or completed orders), and consent to a channel (or a channel and
+topic). Its windows are the same closed interval [as_of − D days, as_of] and its flags the same test as the
+subqueries', so both forms select the same profiles. The caller says whether the rollup was built at this
+compiler's ``as_of`` (``rollups``); everything else keeps the subquery form.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from sqlglot import exp
 
-from herald.audiences.schema import CONSENTS, PROFILES, RELATED_TABLES, ColumnKind, Schema
+from herald.audiences.schema import CONSENTS, PROFILE_ROLLUPS, PROFILES, RELATED_TABLES, ColumnKind, Schema
 from herald.audiences.spec import (
     DEFAULT_GROUP,
     Attribute,
@@ -67,6 +75,9 @@ OPERATOR_KINDS: Mapping[str, frozenset[ColumnKind]] = {
 # Bucket space of the split hash: the first 8 hex digits of an MD5 (32 bits).
 HASH_DIGITS = 8
 HASH_SPACE = 16**HASH_DIGITS
+# Event types and consent topics the rollup can have a column for (the names its vars accept).
+_ROLLUP_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_COMPLETED = Attribute("is_completed", "eq", True)
 
 
 def split_thresholds(percents: tuple[float, ...]) -> tuple[int, ...]:
@@ -85,16 +96,25 @@ def hash_key(salt: str, profile_id: str, purpose: str = "") -> str:
     return hashlib.md5(f"{salt}:{purpose}{profile_id}".encode()).hexdigest()[:HASH_DIGITS]
 
 
+@dataclass(slots=True)
+class _Joins:
+    """What one query's conditions read beside ``profiles p`` (filled while compiling, so not frozen)."""
+
+    rollups: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Compiler:
     """Compiles specs against ``schema``. ``resolve`` finds another audience's spec by name (for
     ``in_audience`` and set algebra); ``table`` turns a mart name into the table node to read; ``as_of`` is
-    the reference time of every relative window."""
+    the reference time of every relative window. ``rollups`` allows reading conditions from
+    ``profile_rollups`` when the schema has it: only true when it was built at ``as_of``."""
 
     schema: Schema
     resolve: Callable[[str], AudienceSpec]
     as_of: exp.Expr
     table: Callable[[str], exp.Table] = lambda name: exp.to_table(name)
+    rollups: bool = True
 
     # ------------------------------------------------------------------ entry points
 
@@ -116,10 +136,17 @@ class Compiler:
             cycle = " → ".join((*stack[stack.index(spec.name) :], spec.name))
             raise AudienceSpecError(f"audience {spec.name!r}: cycle between audiences: {cycle}")
         stack = (*stack, spec.name)
-        where = self._membership_condition(spec, stack)
+        joins = _Joins()
+        where = self._membership_condition(spec, stack, joins)
         profiles = self.table(PROFILES).as_("p")
         pid = exp.column("profile_id", table="p")
         matched = exp.select(pid.copy()).from_(profiles)
+        if joins.rollups:
+            matched = matched.join(
+                self.table(PROFILE_ROLLUPS).as_("agg"),
+                join_type="left",
+                on=exp.EQ(this=exp.column("profile_id", table="agg"), expression=pid.copy()),
+            )
         if where is not None:
             matched = matched.where(where)
         members: exp.Select = matched
@@ -130,10 +157,10 @@ class Compiler:
             exp.alias_(self._group(spec, exp.column("profile_id", table="m")), "audience_group"),
         ).from_(members.subquery("m"))
 
-    def _membership_condition(self, spec: AudienceSpec, stack: tuple[str, ...]) -> exp.Expr | None:
+    def _membership_condition(self, spec: AudienceSpec, stack: tuple[str, ...], joins: _Joins) -> exp.Expr | None:
         parts: list[exp.Expr] = []
         if spec.where is not None:
-            parts.append(self._condition(spec.where, PROFILES, "p", stack))
+            parts.append(self._condition(spec.where, PROFILES, "p", stack, joins))
         if spec.union:
             parts.append(exp.or_(*(self._in_audience(InAudience(n, path=f"union[{n}]"), stack) for n in spec.union)))
         for n in spec.intersection:
@@ -190,20 +217,25 @@ class Compiler:
 
     # ------------------------------------------------------------------ conditions
 
-    def _condition(self, c: Condition, table: str, alias: str, stack: tuple[str, ...]) -> exp.Expr:
+    def _condition(
+        self, c: Condition, table: str, alias: str, stack: tuple[str, ...], joins: _Joins | None = None
+    ) -> exp.Expr:
         if isinstance(c, Group):
-            parts = [self._condition(i, table, alias, stack) for i in c.items]
+            parts = [self._condition(i, table, alias, stack, joins) for i in c.items]
             if not parts:
                 raise AudienceSpecError(f"condition {c.path}: empty group")
             return exp.and_(*parts) if c.kind == "all" else exp.or_(*parts)
         if isinstance(c, Not):
-            return exp.not_(_known(self._condition(c.item, table, alias, stack)))
+            return exp.not_(_known(self._condition(c.item, table, alias, stack, joins)))
         if isinstance(c, Attribute):
             return self._attribute(c, table, alias)
         if isinstance(c, Related):
-            return self._related(c)
+            # Related conditions exist only on profiles (the spec forbids nesting them), where joins is given.
+            assert joins is not None
+            return self._related(c, joins)
         if isinstance(c, Consent):
-            return self._consent(c)
+            assert joins is not None  # consent, like related data, is a condition on profiles only
+            return self._consent(c, joins)
         if isinstance(c, Reachable):
             col = f"is_{c.channel}_reachable"
             self.schema.kind(PROFILES, col, c.path)
@@ -291,7 +323,50 @@ class Compiler:
             checks.append(exp.Between(this=date, low=today.copy(), high=end.copy()))
         return exp.and_(col.copy().is_(exp.not_(exp.null())), exp.or_(*checks))
 
-    def _related(self, c: Related) -> exp.Expr:
+    def _related(self, c: Related, joins: _Joins) -> exp.Expr:
+        # The subquery form is compiled either way: it checks every name and value, so a spec is valid or
+        # invalid whichever form answers it.
+        subquery = self._related_subquery(c)
+        column = self._rollup_column(c)
+        if column is None:
+            return subquery
+        joins.rollups = True
+        value: exp.Expr = exp.column(column, table="agg")
+        if _compare(0, c.op, c.value):
+            # Holds for a profile that did nothing, so also for one the rollup lacks (no row: count and sum 0).
+            value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
+        cls = {"eq": exp.EQ, "ne": exp.NEQ, "lt": exp.LT, "lte": exp.LTE, "gt": exp.GT, "gte": exp.GTE}[c.op]
+        return cls(this=value, expression=_number(c.value, c.path))
+
+    def _rollup_column(self, c: Related) -> str | None:
+        """The column of ``profile_rollups`` that holds exactly ``c``'s measure, if there is one."""
+        available = self.schema.tables.get(PROFILE_ROLLUPS)
+        if not self.rollups or available is None or c.within_days is None:
+            return None
+        _, default_time = RELATED_TABLES[c.source]
+        if (c.time_column or default_time) != default_time:
+            return None
+        days = f"{c.within_days}_days"
+        name: str | None = None
+        if c.source == "events" and c.measure == "count":
+            if c.where is None:
+                name = f"event_count_{days}"
+            elif (
+                isinstance(c.where, Attribute)
+                and (c.where.column, c.where.op) == ("event_type", "eq")
+                and isinstance(c.where.value, str)
+                and _ROLLUP_NAME.fullmatch(c.where.value)
+            ):
+                name = f"{c.where.value}_event_count_{days}"
+        elif c.source == "orders" and (c.measure == "count" or (c.measure, c.column) == ("sum", "total_amount_eur")):
+            # `is` rather than ==: True == 1, and `eq: 1` on a boolean is an error the subquery form reports.
+            completed = c.where == _COMPLETED and isinstance(c.where, Attribute) and c.where.value is True
+            prefix = "order" if c.where is None else "completed_order" if completed else None
+            if prefix is not None:
+                name = f"{prefix}_count_{days}" if c.measure == "count" else f"{prefix}_total_amount_eur_{days}"
+        return name if name is not None and name in available else None
+
+    def _related_subquery(self, c: Related) -> exp.Expr:
         mart, default_time = RELATED_TABLES[c.source]
         time_column = c.time_column or default_time
         r_pid = exp.column("profile_id", table="r")
@@ -332,7 +407,17 @@ class Compiler:
         # Profiles without rows satisfy a count/sum test that holds at 0: take the complement of those failing it.
         return exp.not_(inside) if holds_at_zero else inside
 
-    def _consent(self, c: Consent) -> exp.Expr:
+    def _consent(self, c: Consent, joins: _Joins) -> exp.Expr:
+        subquery = self._consent_subquery(c)
+        topic = "" if c.topic is None else f"_{c.topic}"
+        column = f"is_{c.channel}{topic}_opted_in"
+        available = self.schema.tables.get(PROFILE_ROLLUPS) or {}
+        if not self.rollups or (c.topic is not None and not _ROLLUP_NAME.fullmatch(c.topic)) or column not in available:
+            return subquery
+        joins.rollups = True
+        return _true(exp.column(column, table="agg"))
+
+    def _consent_subquery(self, c: Consent) -> exp.Expr:
         columns = self.schema.columns(CONSENTS)
         for needed in ("profile_id", "channel", "topic", "is_opted_in"):
             if needed not in columns:

@@ -19,7 +19,7 @@ from sqlglot import exp
 from herald import warehouse
 from herald.audiences.compiler import Compiler, Dialect, timestamp_literal
 from herald.audiences.library import AudienceLibrary
-from herald.audiences.schema import PROFILES, Schema, from_warehouse
+from herald.audiences.schema import PROFILE_ROLLUPS, PROFILES, Schema, from_warehouse
 from herald.audiences.spec import CHANNELS, AudienceSpec
 from herald.errors import AudienceSpecError
 from herald.project import Project
@@ -37,16 +37,24 @@ class AudienceCount:
 
 @dataclass(frozen=True, slots=True)
 class LiveWarehouse:
-    """One published build, open read-only, with the schema and reference time audiences compile against."""
+    """One published build, open read-only, with the schema and reference time audiences compile against.
+    ``rollups_as_of`` is the reference time its ``profile_rollups`` was built at (None without one)."""
 
     con: duckdb.DuckDBPyConnection
     schema: Schema
     as_of: dt.datetime
     build_id: str | None
     library: AudienceLibrary
+    rollups_as_of: dt.datetime | None = None
 
     def compiler(self) -> Compiler:
-        return Compiler(schema=self.schema, resolve=self.library.get, as_of=timestamp_literal(self.as_of))
+        # The rollup answers conditions only if it was built at the reference time the count uses.
+        return Compiler(
+            schema=self.schema,
+            resolve=self.library.get,
+            as_of=timestamp_literal(self.as_of),
+            rollups=self.rollups_as_of is not None and self.rollups_as_of == self.as_of,
+        )
 
     def sql(self, spec: AudienceSpec, dialect: Dialect = "duckdb") -> str:
         """The compiled query, as "Show SQL" displays it (with this build's reference time)."""
@@ -173,12 +181,14 @@ def open_live(project: Project, path: Path | None = None) -> Iterator[LiveWareho
     """The current published build (or the file ``path``), open read-only for the duration of the block."""
     con = warehouse.connect(project, path)
     try:
+        schema = from_warehouse(con)
         yield LiveWarehouse(
             con=con,
-            schema=from_warehouse(con),
+            schema=schema,
             as_of=build_as_of(con),
             build_id=_build_id(con),
             library=AudienceLibrary.of(project),
+            rollups_as_of=rollups_as_of(con) if PROFILE_ROLLUPS in schema.tables else None,
         )
     finally:
         con.close()
@@ -194,6 +204,17 @@ def build_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime:
         value = row[0]
         return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def rollups_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    """The one reference time ``profile_rollups`` was built at; None if its rows disagree or it has none."""
+    row = con.execute(
+        f"select min(built_at), max(built_at), count(*) = count(built_at) from {PROFILE_ROLLUPS}"
+    ).fetchone()
+    if row is None or row[0] is None or row[0] != row[1] or not row[2]:
+        return None
+    value = row[0]
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
 def _build_id(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -6,7 +6,10 @@ the incremental mart that keeps every build's membership. Generated files carry 
 regenerates them and fails on any difference, so a model never drifts from its spec.
 
 The model holds the compiled SQL of each supported engine in a ``target.type`` branch. Names in it come from
-the allow-list; user values are literals, split where needed so no text of theirs can open a Jinja tag.
+the allow-list; user values are literals, split where needed so no text of theirs can open a Jinja tag. When
+the compiler answers some conditions from ``profile_rollups``, each engine has two branches: that
+query, taken when the rollup was built at the build's ``as_of()`` (macro ``profile_rollups_are_current``),
+and the query without it, taken otherwise (a build of audience models alone, at a later ``as_of``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from sqlglot import exp
 
 from herald.audiences.compiler import DIALECTS, Compiler
 from herald.audiences.library import AudienceLibrary
-from herald.audiences.schema import AUDIENCE_TABLES, Schema, from_contracts
+from herald.audiences.schema import AUDIENCE_TABLES, PROFILE_ROLLUPS, Schema, from_contracts
 from herald.audiences.spec import AudienceSpec, dump_spec
 from herald.errors import AudienceSpecError
 from herald.project import Project
@@ -51,25 +54,27 @@ class GeneratedFile:
     text: str
 
 
-def dbt_compiler(schema: Schema, library: AudienceLibrary) -> Compiler:
+def dbt_compiler(schema: Schema, library: AudienceLibrary, *, rollups: bool = True) -> Compiler:
     """The compiler as models use it: tables are ``ref()``s and the reference time is the build's ``as_of()``."""
     return Compiler(
         schema=schema,
         resolve=library.get,
         as_of=exp.column(_AS_OF),
         table=lambda name: exp.to_table(_REF.format(name)),
+        rollups=rollups,
     )
 
 
 def generate(project: Project) -> list[GeneratedFile]:
     """Every generated file for the project's saved audiences (compiling each one; errors name the spec)."""
     library = AudienceLibrary.of(project)
-    compiler = dbt_compiler(from_contracts(project.root), library)
+    schema = from_contracts(project.root)
+    compilers = (dbt_compiler(schema, library), dbt_compiler(schema, library, rollups=False))
     specs = library.all()
     files = []
     for spec in specs:
         try:
-            files.append(GeneratedFile(GENERATED_DIR / f"{model_name(spec.name)}.sql", _model_sql(compiler, spec)))
+            files.append(GeneratedFile(GENERATED_DIR / f"{model_name(spec.name)}.sql", _model_sql(*compilers, spec)))
         except AudienceSpecError as exc:
             raise AudienceSpecError(f"audience {spec.name}: {exc}") from exc
     files.append(GeneratedFile(GENERATED_DIR / "_audiences__models.yml", _models_yaml(specs)))
@@ -148,17 +153,25 @@ def _jinja_inert_literal(node: exp.Expr) -> exp.Expr:
     return exp.paren(exp.Concat(expressions=parts, safe=True)) if len(parts) > 1 else parts[0]
 
 
-def _model_sql(compiler: Compiler, spec: AudienceSpec) -> str:
-    query = compiler.query(spec)
-    lines = [
-        _HEADER.format(name=spec.name),
-        f"-- spec version {spec_version(spec)}\n",
-        "{{ config(materialized='table', tags=['audience']) }}\n\n",
-    ]
-    for i, dialect in enumerate(DIALECTS):
-        keyword = "if" if i == 0 else "elif"
-        lines.append(f"{{% {keyword} target.type == '{dialect}' %}}\n\n")
-        lines.append(render_for_dbt(query, dialect) + "\n\n")
+def _model_sql(with_rollups: Compiler, without_rollups: Compiler, spec: AudienceSpec) -> str:
+    plain = without_rollups.query(spec)
+    rolled_up = with_rollups.query(spec)
+    # (query, extra Jinja condition) per branch: the rollup's query first, when it differs.
+    variants: list[tuple[exp.Select, str]] = [(plain, "")]
+    lines = [_HEADER.format(name=spec.name), f"-- spec version {spec_version(spec)}\n"]
+    if rolled_up != plain:
+        variants.insert(0, (rolled_up, " and rollups_current"))
+        lines.append(f"-- depends_on: {{{{ ref('{PROFILE_ROLLUPS}') }}}}\n")
+    lines.append("{{ config(materialized='table', tags=['audience']) }}\n\n")
+    if len(variants) == 2:
+        lines.append("{%- set rollups_current = profile_rollups_are_current() %}\n\n")
+    first = True
+    for dialect in DIALECTS:
+        for query, condition in variants:
+            keyword = "if" if first else "elif"
+            first = False
+            lines.append(f"{{% {keyword} target.type == '{dialect}'{condition} %}}\n\n")
+            lines.append(render_for_dbt(query, dialect) + "\n\n")
     lines.append("{% else %}\n\n")
     lines.append(
         "{{ exceptions.raise_compiler_error('audience models are compiled for "

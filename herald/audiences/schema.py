@@ -33,7 +33,10 @@ RELATED_TABLES: Mapping[str, tuple[str, str]] = MappingProxyType(
         "messages": ("messages", "sent_at"),
     }
 )
-AUDIENCE_TABLES = (PROFILES, CONSENTS, *(t for t, _ in RELATED_TABLES.values()))
+# One row per profile: event and order counts and sums in fixed windows ending at the build's as_of, and consent
+# flags. Never named in a spec: the compiler answers the conditions it holds exactly from it (docs/audiences.md).
+PROFILE_ROLLUPS = "profile_rollups"
+AUDIENCE_TABLES = (PROFILES, CONSENTS, *(t for t, _ in RELATED_TABLES.values()), PROFILE_ROLLUPS)
 
 
 @dataclass(frozen=True, slots=True)

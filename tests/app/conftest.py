@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from herald.project import Project
+from herald.warehouse import deliveries_path, open_published
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ class Warehouse:
         return self.dir / "published" / name
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        con = duckdb.connect(str(self.path), read_only=True)
+        con = open_published(self.path)
         try:
             return con.execute(sql, params or []).fetchall()
         finally:
@@ -60,6 +60,8 @@ def own_warehouse(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.Monk
     wh_dir = tmp_path / "warehouse"
     (wh_dir / "published").mkdir(parents=True)
     shutil.copyfile(warehouse.path, wh_dir / "published" / warehouse.path.name)
+    runs = deliveries_path(warehouse.path)
+    shutil.copyfile(runs, wh_dir / "published" / runs.name)
     (wh_dir / "CURRENT").write_text(warehouse.path.name + "\n", encoding="utf-8")
     monkeypatch.setenv("HERALD_HOME", str(ROOT))
     monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(wh_dir))

@@ -15,9 +15,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from herald import warehouse
 from herald.audiences.spec import load_spec
 from herald.project import Project
 from tests.app.test_browser import CHROMIUM_ARGS, SERVER_START_SECONDS, WAIT_MS
@@ -96,7 +96,7 @@ def server(chromium: str, scratch_project: Project, tmp_path: Path) -> Iterator[
 
 def _count(project: Project, sql: str) -> int:
     name = project.current_pointer.read_text(encoding="utf-8").strip()
-    con = duckdb.connect(str(project.published_dir / name), read_only=True)
+    con = warehouse.open_published(project.published_dir / name)
     try:
         row = con.execute(sql).fetchone()
     finally:

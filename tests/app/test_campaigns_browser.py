@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from herald import warehouse
 from herald.campaigns.jobs import read_job
 from herald.campaigns.report import run_report
 from herald.project import Project
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def _runs(project: Project) -> list[str]:
     name = project.current_pointer.read_text(encoding="utf-8").strip()
-    con = duckdb.connect(str(project.published_dir / name), read_only=True)
+    con = warehouse.open_published(project.published_dir / name)
     try:
         return [r[0] for r in con.execute("select run_id from delivery_runs order by run_id").fetchall()]
     finally:

@@ -11,6 +11,8 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from herald.warehouse import deliveries_path
+
 APP = Path(__file__).resolve().parents[2] / "app"
 ROUTER = str(APP / "streamlit_app.py")
 PAGE = str(APP / "views" / "profiles.py")
@@ -153,8 +155,12 @@ def test_a_new_publish_is_shown_without_restarting(own_warehouse) -> None:  # ty
     name = f"herald-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}Z-next.duckdb"
     target = own_warehouse.dir / "published" / name
     shutil.copyfile(own_warehouse.path, target)
+    shutil.copyfile(deliveries_path(own_warehouse.path), deliveries_path(target))
     con = duckdb.connect(str(target))
     con.execute("delete from profiles where profile_id = (select min(profile_id) from profiles)")
+    con.execute("checkpoint")
+    con.close()
+    con = duckdb.connect(str(deliveries_path(target)))
     con.execute("update herald_meta.build_info set build_id = 'next-build'")
     con.execute("checkpoint")
     con.close()

@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.data import reports as data
+from herald.warehouse import deliveries_path
 
 APP = Path(__file__).resolve().parents[2] / "app" / "views"
 DELIVERY = str(APP / "reports_delivery.py")
@@ -91,6 +92,8 @@ def test_picking_another_campaign_shows_its_figures(app_env) -> None:  # type: i
 def test_a_run_shows_its_waterfall_lift_and_ab_winner(own_warehouse) -> None:  # type: ignore[no-untyped-def]
     campaign_id = own_warehouse.value("select campaign_id from campaign_metrics order by campaign_id limit 1")
     con = duckdb.connect(str(own_warehouse.path))
+    # The delivery runs' tables live in the published build's second file (herald/build.py).
+    con.execute(f"attach '{deliveries_path(own_warehouse.path)}' as deliveries")
     try:
         con.execute(
             "insert into delivery_metrics (run_id, delivery_id, campaign_id, program_id, channel, targeted_count, "
@@ -99,8 +102,8 @@ def test_a_run_shows_its_waterfall_lift_and_ab_winner(own_warehouse) -> None:  #
             [campaign_id],
         )
         con.execute(
-            "insert into exclusion_waterfall (exclusion_waterfall_id, run_id, delivery_id, step, step_order, "
-            "removed_count, remaining_count) values "
+            "insert into deliveries.exclusion_waterfall (exclusion_waterfall_id, run_id, delivery_id, step, "
+            "step_order, removed_count, remaining_count) values "
             "('w1', 'run-1', 'd1', 'audience', 1, 0, 1200), ('w2', 'run-1', 'd1', 'no consent', 2, 150, 1050), "
             "('w3', 'run-1', 'd1', 'control group', 3, 50, 1000)"
         )

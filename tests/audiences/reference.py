@@ -186,6 +186,62 @@ def make_dataset(seed: int = 7, profiles: int = 60) -> Dataset:
     return Dataset(tables=tables, types=types)
 
 
+# ---------------------------------------------------------------------------------------------- profile rollup
+
+# The rollup of the tests holds fewer windows, event types and topics than the project's vars, so that
+# conditions on the others (8 or 31 days, add_to_cart, promotions) take the subquery form beside those it answers.
+ROLLUP_DAYS = (7, 30, 90, 180, 365)
+ROLLUP_EVENT_TYPES = ("page_view", "product_view")
+ROLLUP_CONSENT_TOPICS = ("newsletter",)
+
+
+def profile_rollups(data: Dataset, as_of: dt.datetime = AS_OF) -> Dataset:
+    """``profile_rollups`` computed in plain Python from its documented meaning: per profile and window of D days,
+    what happened from as_of - D days to as_of, both included, and whether a consent row opts it in to each
+    channel (and topic). The model has a row for every profile; here a profile with nothing to count has none,
+    to show that one the rollup lacks counts as one that did nothing (the compiler does not rely on every
+    profile having a row)."""
+
+    def within(value: dt.datetime, days: int) -> bool:
+        return as_of - dt.timedelta(days=days) <= value <= as_of
+
+    rows: list[Row] = []
+    for profile in data.tables["profiles"]:
+        pid = profile["profile_id"]
+        events = [e for e in data.tables["profile_events"] if e["profile_id"] == pid]
+        orders = [o for o in data.tables["orders"] if o["profile_id"] == pid]
+        opted_in = [
+            (c["channel"], c["topic"])
+            for c in data.tables["profile_consents"]
+            if c["profile_id"] == pid and c["is_opted_in"] is True
+        ]
+        row: Row = {"profile_id": pid}
+        for days in ROLLUP_DAYS:
+            recent = [e for e in events if within(e["occurred_at"], days)]
+            row[f"event_count_{days}_days"] = len(recent)
+            for event_type in ROLLUP_EVENT_TYPES:
+                row[f"{event_type}_event_count_{days}_days"] = sum(e["event_type"] == event_type for e in recent)
+            for prefix, keep in (("order", lambda o: True), ("completed_order", lambda o: o["is_completed"])):
+                chosen = [o for o in orders if within(o["ordered_at"], days) and keep(o)]
+                row[f"{prefix}_count_{days}_days"] = len(chosen)
+                amounts = [o["total_amount_eur"] for o in chosen if o["total_amount_eur"] is not None]
+                row[f"{prefix}_total_amount_eur_{days}_days"] = float(sum(amounts))
+        for channel in CHANNELS:
+            row[f"is_{channel}_opted_in"] = any(ch == channel for ch, _ in opted_in)
+            for topic in ROLLUP_CONSENT_TOPICS:
+                row[f"is_{channel}_{topic}_opted_in"] = (channel, topic) in opted_in
+        row["built_at"] = as_of
+        if any(v for k, v in row.items() if k not in ("profile_id", "built_at")):
+            rows.append(row)
+
+    def sql_type(name: str) -> str:
+        if name in ("profile_id", "built_at"):
+            return "varchar" if name == "profile_id" else "timestamp"
+        return "boolean" if name.startswith("is_") else "double" if "amount" in name else "integer"
+
+    return Dataset(tables={"profile_rollups": rows}, types={"profile_rollups": {n: sql_type(n) for n in rows[0]}})
+
+
 # ---------------------------------------------------------------------------------------------- evaluator
 
 RELATED = {

@@ -1,4 +1,8 @@
-"""Random specs, compiled and run on DuckDB, select exactly the members the plain-Python evaluator selects."""
+"""Random specs, compiled and run on DuckDB, select exactly the members the plain-Python evaluator selects.
+
+The database holds a ``profile_rollups`` table (computed in plain Python, see reference.py), so the compiler
+answers some window and consent conditions from it and the rest with subqueries: both must agree with the evaluator.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,17 @@ from herald.audiences.compiler import Compiler, timestamp_literal
 from herald.audiences.schema import from_warehouse
 from herald.audiences.spec import AudienceSpec, parse_spec
 from herald.errors import AudienceNotFound
-from tests.audiences.reference import AS_OF, COUNTRIES, EVENT_TYPES, NAMES, Reference, make_dataset
+from tests.audiences.reference import (
+    AS_OF,
+    COUNTRIES,
+    EVENT_TYPES,
+    NAMES,
+    ROLLUP_DAYS,
+    ROLLUP_EVENT_TYPES,
+    Reference,
+    make_dataset,
+    profile_rollups,
+)
 
 DATA = make_dataset()
 SAVED = {
@@ -41,18 +55,28 @@ def resolve(name: str) -> AudienceSpec:
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect()
     DATA.load(con)
+    profile_rollups(DATA).load(con)
     yield con
     con.close()
 
 
+def compiler(con: duckdb.DuckDBPyConnection, *, rollups: bool = True) -> Compiler:
+    return Compiler(
+        schema=from_warehouse(con),
+        resolve=resolve,
+        as_of=timestamp_literal(AS_OF),
+        rollups=rollups,
+    )
+
+
 def run(con: duckdb.DuckDBPyConnection, spec: AudienceSpec) -> dict[str, str]:
-    compiler = Compiler(schema=from_warehouse(con), resolve=resolve, as_of=timestamp_literal(AS_OF))
-    return dict(con.execute(compiler.sql(spec)).fetchall())
+    return dict(con.execute(compiler(con).sql(spec)).fetchall())
 
 
 # ---------------------------------------------------------------------------------------------- strategies
 
-days = st.sampled_from([0, 1, 3, 7, 8, 30, 31, 90, 365])
+# The rollup's windows (7, 30, 90, 180, 365) and others around them, which only the subqueries answer.
+days = st.sampled_from([0, 1, 3, 7, 8, 30, 31, 90, 180, 365])
 texts = st.sampled_from([v for v in (*COUNTRIES, *NAMES) if v is not None] + ["o", "AN", "'", "%", "_", ""])
 dates = st.sampled_from([dt.date(1984, 6, 15), dt.date(1990, 1, 1), "2000-03-01", dt.date(1992, 2, 29)])
 stamps = st.sampled_from([AS_OF - dt.timedelta(days=30), dt.date(2026, 1, 1), "2026-06-14 12:00:00"])
@@ -119,10 +143,17 @@ def related_conditions() -> st.SearchStrategy[dict[str, Any]]:
             st.booleans(),
         ),
         st.builds(
-            lambda w, op, n: {"orders": {"within_days": w, "sum": {"column": "total_amount_eur", op: n}}},
+            lambda w, op, n, completed: {
+                "orders": {
+                    "within_days": w,
+                    "sum": {"column": "total_amount_eur", op: n},
+                    **({"where": {"is_completed": True}} if completed else {}),
+                }
+            },
             days,
-            st.sampled_from(["gte", "lt", "eq"]),
+            st.sampled_from(["gte", "lt", "eq", "ne"]),
             st.sampled_from([0, 50, 150]),
+            st.booleans(),
         ),
         st.builds(
             lambda m, op, n: {"orders": {m: {"column": "total_amount_eur", op: n}}},
@@ -136,6 +167,12 @@ def related_conditions() -> st.SearchStrategy[dict[str, Any]]:
             st.sampled_from([1, 2, 3]),
             days,
             st.booleans(),
+        ),
+        st.builds(
+            lambda w, op, n: {"events": {"within_days": w, "count": {op: n}}},
+            days,
+            st.sampled_from(["gte", "lt", "eq"]),
+            st.sampled_from([0, 1, 3]),
         ),
         st.builds(
             lambda t, c: {"events": {"type": t, "where": {"category": {"eq": c}}}},
@@ -224,3 +261,51 @@ def test_the_dataset_exercises_every_kind_of_condition(con: duckdb.DuckDBPyConne
         members = reference.members(spec)
         assert 0 < len(members) < len(DATA.tables["profiles"]), raw
         assert run(con, spec) == members, raw
+
+
+def test_window_conditions_are_answered_from_the_rollup_exactly_when_it_holds_them(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """The random specs above run both forms: the rollup's windows, types and topics, and others it lacks."""
+    assert set(ROLLUP_EVENT_TYPES) < set(EVENT_TYPES)
+    answered = [
+        {"events": {"type": "product_view", "at_least": 2, "within_days": 7}},
+        {"events": {"type": "page_view", "did_not": True, "within_days": 365}},
+        {"events": {"within_days": 30, "count": {"gte": 3}}},
+        {"orders": {"within_days": 180, "sum": {"column": "total_amount_eur", "gte": 50}}},
+        {"orders": {"within_days": 90, "where": {"is_completed": True}, "count": {"lt": 1}}},
+        {"consent": {"channel": "email", "topic": "newsletter"}},
+        {"consent": "sms"},
+    ]
+    not_answered = [
+        {"events": {"type": "product_view", "at_least": 2, "within_days": 8}},  # not a rollup window
+        {"events": {"type": "add_to_cart", "within_days": 7}},  # not a rollup type
+        {"events": {"type": "product_view", "within_days": 7, "where": {"category": "shoes"}}},
+        {"events": {"type": "product_view", "at_least": 2}},  # no window: all time
+        {"orders": {"within_days": 180, "max": {"column": "total_amount_eur", "gte": 50}}},
+        {"orders": {"within_days": 180, "where": {"is_completed": False}, "count": {"gte": 1}}},
+        {"orders": {"within_days": 30, "time_column": "ordered_at", "count": {"gte": 1}, "where": {"order_id": "x"}}},
+        {"consent": {"channel": "email", "topic": "promotions"}},  # not a rollup topic
+    ]
+    for raw in answered + not_answered:
+        spec = parse_spec({"name": "probe", "where": raw})
+        sql = compiler(con).sql(spec)
+        assert ("profile_rollups" in sql) == (raw in answered), raw
+        assert "profile_rollups" not in compiler(con, rollups=False).sql(spec), raw
+    assert {w for w in ROLLUP_DAYS} <= {0, 1, 3, 7, 8, 30, 31, 90, 180, 365}
+
+
+@pytest.mark.parametrize("within_days", ROLLUP_DAYS)
+def test_each_rollup_window_selects_what_the_subquery_selects(con: duckdb.DuckDBPyConnection, within_days: int) -> None:
+    # The dataset puts events and orders exactly at window starts (7 and 30 days back) and at as_of.
+    for raw in [
+        {"events": {"type": "product_view", "within_days": within_days}},
+        {"events": {"within_days": within_days, "count": {"eq": 2}}},
+        {"not": {"orders": {"within_days": within_days, "where": {"is_completed": True}, "count": {"gte": 2}}}},
+        {"orders": {"within_days": within_days, "sum": {"column": "total_amount_eur", "lte": 100}}},
+        {"any": [{"consent": "email"}, {"not": {"consent": {"channel": "sms", "topic": "newsletter"}}}]},
+    ]:
+        spec = parse_spec({"name": "probe", "where": raw})
+        rollup = dict(con.execute(compiler(con).sql(spec)).fetchall())
+        subquery = dict(con.execute(compiler(con, rollups=False).sql(spec)).fetchall())
+        assert rollup == subquery == Reference(DATA, resolve).members(spec), raw

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from herald import warehouse
@@ -16,7 +15,7 @@ from herald.audiences.models import GENERATED_DIR, drift, generate
 from herald.audiences.schema import from_contracts, from_warehouse
 from herald.audiences.service import build_and_report, list_audiences, save_audience
 from herald.audiences.spec import parse_spec
-from herald.build import published_build
+from herald.build import published_build, read_build
 from herald.errors import AudienceSpecError
 from herald.project import Project
 
@@ -108,7 +107,7 @@ def test_audience_builds_keep_history_and_publish_without_a_full_build(scratch_p
     fr = rows(project, "select count(*) from profiles where country_code = 'FR'")[0][0]
     assert rows(project, "select count(*) from aud_fr_or_hostile")[0][0] == fr > 0
     # Only the audience and the memberships were rebuilt: the other marts are the first build's tables.
-    con = duckdb.connect(str(project.build_path), read_only=True)
+    con = read_build(project)
     try:
         built = con.execute("select build_id from herald_meta.build_info").fetchone()
     finally:

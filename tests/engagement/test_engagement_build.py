@@ -22,7 +22,7 @@ import pyarrow as pa
 import pytest
 
 from herald import landing
-from herald.build import build
+from herald.build import build, read_build
 from herald.campaigns.prepare import prepare
 from herald.project import Project
 from herald.raw_schema import ESP_EVENTS
@@ -127,7 +127,7 @@ def first_batch(run_id: str, recipients: tuple[Recipient, ...]) -> list[dict[str
 
 def query(project: Project, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     """Rows from the build file (limited builds are not published)."""
-    con = duckdb.connect(str(project.build_path), read_only=True)
+    con = read_build(project)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -288,7 +288,7 @@ def test_rates_use_the_send_list_denominators(sent: Sent) -> None:
 def test_incremental_builds_equal_a_full_refresh(sent: Sent, tmp_path: Path) -> None:
     # By now the tables were built incrementally: a first build, then five more landings and a second build.
     def snapshot(path: Path) -> None:
-        con = duckdb.connect(str(sent.project.build_path), read_only=True)
+        con = read_build(sent.project)
         try:
             path.mkdir()
             for table in COMPARED:

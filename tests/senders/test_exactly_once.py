@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pytest
 
 from herald import landing, warehouse
+from herald.build import read_build
 from herald.project import Project
 from herald.raw_schema import CONSENT_EVENTS
 from senders import ledger
@@ -170,7 +170,7 @@ def test_the_api_key_never_leaks(
         build(send_project, select=["stg_senders__send_ledger+"], quiet=True)
     finally:
         del os.environ["SENDGRID_API_KEY"]
-    con = duckdb.connect(str(send_project.build_path), read_only=True)
+    con = read_build(send_project)
     try:
         sent = con.execute("select count(*) from message_sends where run_id = ? and is_sent", [run_id]).fetchone()
     finally:

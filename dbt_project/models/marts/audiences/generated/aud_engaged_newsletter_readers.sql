@@ -1,8 +1,29 @@
 -- Generated from specs/audiences/engaged_newsletter_readers.yml by `herald audience generate`. Do not edit: edit the spec.
 -- spec version 11bc0b7bbd11
+-- depends_on: {{ ref('profile_rollups') }}
 {{ config(materialized='table', tags=['audience']) }}
 
-{% if target.type == 'duckdb' %}
+{%- set rollups_current = profile_rollups_are_current() %}
+
+{% if target.type == 'duckdb' and rollups_current %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  LEFT JOIN {{ ref('profile_rollups') }} AS agg
+    ON agg.profile_id = p.profile_id
+  WHERE
+    p.country_code IN ('FR', 'BE', 'DE')
+    AND agg.is_email_newsletter_opted_in
+    AND p.is_email_reachable
+    AND agg.product_view_event_count_90_days >= 2
+) AS m
+
+{% elif target.type == 'duckdb' %}
 
 SELECT
   m.profile_id,
@@ -38,6 +59,24 @@ FROM (
       HAVING
         COUNT(*) >= 2
     )
+) AS m
+
+{% elif target.type == 'postgres' and rollups_current %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  LEFT JOIN {{ ref('profile_rollups') }} AS agg
+    ON agg.profile_id = p.profile_id
+  WHERE
+    p.country_code IN ('FR', 'BE', 'DE')
+    AND agg.is_email_newsletter_opted_in
+    AND p.is_email_reachable
+    AND agg.product_view_event_count_90_days >= 2
 ) AS m
 
 {% elif target.type == 'postgres' %}
@@ -76,6 +115,24 @@ FROM (
       HAVING
         COUNT(*) >= 2
     )
+) AS m
+
+{% elif target.type == 'spark' and rollups_current %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  LEFT JOIN {{ ref('profile_rollups') }} AS agg
+    ON agg.profile_id = p.profile_id
+  WHERE
+    p.country_code IN ('FR', 'BE', 'DE')
+    AND agg.is_email_newsletter_opted_in
+    AND p.is_email_reachable
+    AND agg.product_view_event_count_90_days >= 2
 ) AS m
 
 {% elif target.type == 'spark' %}

@@ -1,8 +1,26 @@
 -- Generated from specs/audiences/recent_buyers.yml by `herald audience generate`. Do not edit: edit the spec.
 -- spec version f1f000277ef4
+-- depends_on: {{ ref('profile_rollups') }}
 {{ config(materialized='table', tags=['audience']) }}
 
-{% if target.type == 'duckdb' %}
+{%- set rollups_current = profile_rollups_are_current() %}
+
+{% if target.type == 'duckdb' and rollups_current %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  LEFT JOIN {{ ref('profile_rollups') }} AS agg
+    ON agg.profile_id = p.profile_id
+  WHERE
+    agg.completed_order_count_365_days >= 1
+) AS m
+
+{% elif target.type == 'duckdb' %}
 
 SELECT
   m.profile_id,
@@ -26,6 +44,21 @@ FROM (
       HAVING
         COUNT(*) >= 1
     )
+) AS m
+
+{% elif target.type == 'postgres' and rollups_current %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  LEFT JOIN {{ ref('profile_rollups') }} AS agg
+    ON agg.profile_id = p.profile_id
+  WHERE
+    agg.completed_order_count_365_days >= 1
 ) AS m
 
 {% elif target.type == 'postgres' %}
@@ -52,6 +85,21 @@ FROM (
       HAVING
         COUNT(*) >= 1
     )
+) AS m
+
+{% elif target.type == 'spark' and rollups_current %}
+
+SELECT
+  m.profile_id,
+  'target' AS audience_group
+FROM (
+  SELECT
+    p.profile_id
+  FROM {{ ref('profiles') }} AS p
+  LEFT JOIN {{ ref('profile_rollups') }} AS agg
+    ON agg.profile_id = p.profile_id
+  WHERE
+    agg.completed_order_count_365_days >= 1
 ) AS m
 
 {% elif target.type == 'spark' %}
