@@ -72,6 +72,7 @@ from sqlglot import exp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from herald import warehouse  # noqa: E402
 from herald.audiences.live import LiveWarehouse, build_as_of, open_live, rollups_as_of  # noqa: E402
 from herald.audiences.schema import PROFILE_ROLLUPS  # noqa: E402
 from herald.audiences.spec import AudienceSpec, Not, parse_spec, walk  # noqa: E402
@@ -378,7 +379,7 @@ def sql_rollup() -> str:
 
 
 def rollup_is_current(path: Path) -> bool:
-    con = duckdb.connect(str(path), read_only=True)
+    con = warehouse.open_published(path)
     try:
         if not _has_table(con, PROFILE_ROLLUPS):
             return False
