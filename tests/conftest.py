@@ -61,6 +61,8 @@ def _group(item: pytest.Item) -> str:
     return item.nodeid if item.nodeid in LONG_GROUPS else path
 
 
+# First: pytest-xdist reads the group markers in its own hook of the same name and ignores any added after it.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_group(item)))
