@@ -61,7 +61,7 @@ def _group(item: pytest.Item) -> str:
     return item.nodeid if item.nodeid in LONG_GROUPS else path
 
 
-# First: pytest-xdist reads the group markers in its own hook of the same name and ignores any added after it.
+# First: pytest-xdist reads the group markers in its own hook of the same name.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
