@@ -248,6 +248,10 @@ def test_preparing_again_is_identical_and_fatigue_counts_prepared_runs(
     assert warehouse.deliveries_path(after).stat().st_ino != warehouse.deliveries_path(before).stat().st_ino
     dbt_log = (campaign_project.warehouse_dir / "dbt" / "logs" / "dbt.log").read_text(encoding="utf-8")
     assert "no changes found, skipping parsing" in dbt_log[dbt_log.rindex("Running with dbt=") :]
+    # The run's tests read the run's rows: earlier runs were tested when they were appended.
+    compiled = campaign_project.warehouse_dir / "dbt/target/compiled/herald/dbt_project/models/marts/deliveries"
+    unique_key_test = (compiled / "_deliveries__models.yml/unique_send_lists_send_list_id.sql").read_text("utf-8")
+    assert f"where run_id = '{again.run_id}'" in unique_key_test
 
     # Another delivery on the same channel: whoever the first one will email is now at the monthly maximum.
     followup = prepare(campaign_project, "followup_email")

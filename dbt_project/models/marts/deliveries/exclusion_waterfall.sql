@@ -1,9 +1,20 @@
 -- One row per delivery run × step of its preparation, in the order the typology applies them: the audience, each
 -- exclusion rule (how many members it removed, and how many remain), then the control group held out, and the
 -- recipients left to send. Seed addresses are not audience members and are left out.
+-- Incremental: a preparation appends the steps of its run (the runs it derives from are never rewritten); the
+-- first build, or a full refresh, computes every run.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['delivery'],
+    )
+}}
 
 {%- set rules = ['no_address', 'no_consent', 'quarantined', 'denylisted', 'excluded_audience', 'custom_rule',
                  'duplicate_address', 'fatigue'] %}
+{%- set run = delivery_run() %}
 
 with
 
@@ -11,6 +22,9 @@ recipients as (
 
     select * from {{ ref('delivery_run_recipients') }}
     where profile_id is not null
+    {%- if is_incremental() %}
+        and {% if run is none %}1 = 0{% else %}run_id = {{ sql_text(run.run_id) }}{% endif %}
+    {%- endif %}
 
 ),
 
