@@ -516,11 +516,12 @@ def publish(
 
 
 def _link_deliveries_into_main(project: Project) -> None:
-    """Give the main build file a view of every table of the delivery-runs file, under the same name, so
+    """Give the main build file a view of every table and view of the delivery-runs file, under the same name, so
     readers query one database. Writes the main file only when a view is missing or its columns changed."""
     runs = duckdb.connect(str(project.deliveries_build_path), read_only=True)
     try:
-        wanted = _columns(runs, "current_database()")
+        # Its views too (send_lists, send_list_exclusions: views over the recipients).
+        wanted = {**_columns(runs, "current_database()"), **_columns(runs, "current_database()", views=True)}
     finally:
         runs.close()
     wal = project.build_path.with_name(project.build_path.name + ".wal")

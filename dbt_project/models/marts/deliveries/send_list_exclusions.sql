@@ -1,15 +1,11 @@
--- One row per audience member a run excluded: the first typology rule that excluded it, and why.
+-- One row per audience member a run excluded: the first typology rule that excluded it, and why. A view over
+-- the append-only recipients, as send_lists.
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='append',
-        full_refresh=false,
-        on_schema_change='fail',
+        materialized='view',
         tags=['delivery'],
     )
 }}
-
-{%- set run = delivery_run() %}
 
 with
 
@@ -32,7 +28,6 @@ final as (
         prepared_at
     from recipients
     where exclusion_rule is not null
-        {% if run is none %}and 1 = 0{% else %}and run_id = {{ sql_text(run.run_id) }}{% endif %}
 
 )
 

@@ -1,16 +1,13 @@
 -- One row per recipient of a prepared run that is not excluded: the frozen list the sender jobs read, and
 -- nothing else. Control-group members are listed (recipient_group = control) and never sent.
+-- A view: delivery_run_recipients is append-only and never rewritten, so the list is as frozen as a copy would
+-- be, and a preparation does not write every recipient twice.
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='append',
-        full_refresh=false,
-        on_schema_change='fail',
+        materialized='view',
         tags=['delivery'],
     )
 }}
-
-{%- set run = delivery_run() %}
 
 with
 
@@ -57,7 +54,6 @@ final as (
         prepared_at
     from recipients
     where exclusion_rule is null
-        {% if run is none %}and 1 = 0{% else %}and run_id = {{ sql_text(run.run_id) }}{% endif %}
 
 )
 
