@@ -47,9 +47,11 @@ system-deps:
 	fi
 
 # Two workers by default (the builds are single-threaded dbt work); tests sharing a slow world stay on one worker.
+# The groups go out in the order tests/conftest.py gives them, the longest first (xdist would order them by their
+# number of tests, and leave a single five-minute test for the end).
 TEST_WORKERS ?= 2
 test: system-deps install-test
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=25
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25
 
 lint:
 	$(BIN)/ruff check .

@@ -50,6 +50,9 @@ LONG_GROUPS = (
     "tests/warehouse/test_concurrent_readers.py",
     "tests/dbt/test_portability.py",
     "tests/app/test_audiences_browser.py",
+    "tests/automation/test_entries.py",
+    "tests/app/test_audiences_page.py",
+    "tests/tracking/test_forms.py",
 )
 
 
