@@ -76,6 +76,10 @@ def raw_sql(project: Project, target: Path) -> float:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
+    # The delivery models live in a database of their own (profiles.yml attaches it as `deliveries`).
+    runs = path.with_name("deliveries.duckdb")
+    runs.unlink(missing_ok=True)
+    con.execute(f"attach '{runs}' as deliveries")
     started = time.monotonic()
     for result in ordered:
         node = manifest["nodes"].get(result["unique_id"])
@@ -93,10 +97,10 @@ def raw_sql(project: Project, target: Path) -> float:
             continue
         sql = node.get("compiled_code") or ""
         if node["resource_type"] == "model":
-            schema, alias = node["schema"], node["alias"]
+            database, schema, alias = node["database"], node["schema"], node["alias"]
             kind = "view" if node["config"]["materialized"] == "view" else "table"
-            con.execute(f'create schema if not exists "{schema}"')
-            con.execute(f'create or replace {kind} "{schema}"."{alias}" as {sql}')
+            con.execute(f'create schema if not exists "{database}"."{schema}"')
+            con.execute(f'create or replace {kind} "{database}"."{schema}"."{alias}" as {sql}')
         else:
             con.execute(f"select count(*) from ({sql}) failures").fetchone()
     seconds = time.monotonic() - started
