@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from herald import landing, warehouse
+from herald import landing, warehouse, warm_dbt
 from herald.audiences.models import BUILDS, GENERATED_DIR, MEMBERSHIPS, MODEL_PREFIX
 from herald.errors import BuildError, WarehouseNotReady
 from herald.progress import report
@@ -122,25 +122,40 @@ def run_dbt(
 ) -> None:
     """Run one dbt command in a child process, streaming its lines (and its progress to the current progress
     sink); raises BuildError with dbt's own failure lines."""
-    cmd = [dbt_executable(), *args]
     full_env = {**dbt_env(project, batch_cutoff=batch_cutoff), **(env or {})}
     lines: list[str] = []
-    with subprocess.Popen(
-        cmd, cwd=project.root, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if not quiet:
-                sys.stdout.write(line)
-            if (done := _DBT_NODE_DONE.search(line)) is not None:
-                report(f"dbt {args[0]}", int(done[1]), int(done[2]))
-    if proc.returncode != 0:
+
+    def on_line(line: str) -> None:
+        lines.append(line)
+        if not quiet:
+            sys.stdout.write(line)
+        if (done := _DBT_NODE_DONE.search(line)) is not None:
+            report(f"dbt {args[0]}", int(done[1]), int(done[2]))
+
+    returncode = None
+    if warm_dbt.enabled():
+        helper_env = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+        returncode = warm_dbt.run(args, full_env, project.root, on_line, helper_env=helper_env)
+    if returncode is None:
+        with subprocess.Popen(
+            [dbt_executable(), *args],
+            cwd=project.root,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                on_line(line)
+        returncode = proc.returncode
+    if returncode != 0:
         if quiet:
             sys.stdout.writelines(lines)
         failures = [ln.rstrip("\n") for ln in lines if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
         detail = "\n".join(failures[-15:]) or "".join(lines)[-2000:].strip()
-        raise BuildError(f"dbt {' '.join(args)} failed (exit {proc.returncode}); nothing was published.\n{detail}")
+        raise BuildError(f"dbt {' '.join(args)} failed (exit {returncode}); nothing was published.\n{detail}")
 
 
 # dbt's line for a finished node: "12:00:01  17 of 412 OK created sql table model main.profiles ... [OK in 0.2s]".

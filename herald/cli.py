@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from herald import warm_dbt
 from herald.errors import HeraldError
 from herald.project import Project, find_project
 
@@ -296,6 +297,8 @@ def cmd_run(args: argparse.Namespace, project: Project) -> int:
         except ValueError:
             raise HeraldError(f"--now {args.now!r} is not an ISO date and time, e.g. 2026-12-03T02:00:00Z") from None
         now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    # A run often builds, refreshes audiences and prepares: its dbt commands fork from one warm helper.
+    warm_dbt.enable()
     return run_scheduler(
         project, now=now, workflow=args.workflow, start=args.start, dry_run=args.dry_run, wait=args.wait
     )

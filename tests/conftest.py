@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from herald import warm_dbt
 from herald.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,9 @@ SKIP_UNIT_TESTS = "DBT_EXCLUDE_RESOURCE_TYPES"
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(SKIP_UNIT_TESTS, "unit_test")
+    # The suite runs dbt well over a hundred times: each forks from a warm helper instead of importing dbt again
+    # (herald/warm_dbt.py). HERALD_WARM_DBT=0 runs every command as a plain `dbt` process.
+    os.environ.setdefault(warm_dbt.ENV_FLAG, "1")
 
 
 @contextmanager
