@@ -33,7 +33,7 @@ from herald import landing
 from herald.build import build, run_dbt
 from herald.generate import generate
 from herald.project import Project
-from herald.raw_schema import CHANNEL_EVENTS, ESP_EVENTS, MESSAGE_HISTORY
+from herald.raw_schema import CHANNEL_EVENTS, ESP_EVENTS, MESSAGE_HISTORY, RawTable
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGAGEMENT = (
@@ -109,13 +109,38 @@ def _land_copies(project: Project, copies: int) -> int:
     return added
 
 
+def _generate(project: Project, profiles: int, events_per_profile: int, copies: int) -> int:
+    """Generate the raw data (and the copies of the message history); the provider events landed."""
+    report = generate(project.landing_dir, profiles=profiles, events_per_profile=events_per_profile)
+    rows = report.rows
+    events = rows.get("esp_events", 0) + rows.get("channel_events", 0)
+    print(
+        f"  generated in {report.seconds:.0f} s: {rows['esp_events']:,} email events, "
+        f"{rows['channel_events']:,} SMS/push callbacks, {rows['message_history']:,} messages"
+    )
+    if copies > 1:
+        started = time.monotonic()
+        events += _land_copies(project, copies)
+        print(
+            f"  {copies} copies of the message history landed in {time.monotonic() - started:.0f} s: "
+            f"{events:,} provider events, {rows['message_history'] * copies:,} messages",
+            flush=True,
+        )
+    return events
+
+
+def _landed_rows(project: Project, table: RawTable) -> int:
+    return int(pq.ParquetDataset(str(landing.table_dir(project, table))).read(columns=[table.key]).num_rows)
+
+
 def _first_build(project: Project, *, quick: bool) -> None:
     if not quick:
         build(project, quiet=True)
         return
     cutoff = landing.latest_batch_id(project)
     run_dbt(project, ["seed"], batch_cutoff=cutoff, quiet=True)
-    run_dbt(project, ["run", "--select", *(f"+{selector}" for selector in ENGAGEMENT)], batch_cutoff=cutoff, quiet=True)
+    parents_and_models = [f"+{selector}" for selector in ENGAGEMENT]
+    run_dbt(project, ["run", "--full-refresh", "--select", *parents_and_models], batch_cutoff=cutoff, quiet=True)
 
 
 def _fact_digest(project: Project) -> tuple[object, ...]:
@@ -139,27 +164,24 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1, help="land the message history this many times in all")
     parser.add_argument("--quick", action="store_true", help="first build only what the engagement models read")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-engagement"))
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the landed data of an earlier run in --workdir (its sizes)"
+    )
     args = parser.parse_args()
-    shutil.rmtree(args.workdir, ignore_errors=True)
     project = Project(root=ROOT, warehouse_dir=args.workdir / "warehouse")
+    if args.reuse:
+        shutil.rmtree(project.build_dir, ignore_errors=True)
+        shutil.rmtree(args.workdir / "dbt-target", ignore_errors=True)
+    else:
+        shutil.rmtree(args.workdir, ignore_errors=True)
     project.ensure_dirs()
     os.environ.setdefault("DBT_TARGET_PATH", str(args.workdir / "dbt-target"))
     print(f"Engagement build, {args.profiles:,} profiles, {os.cpu_count()} CPUs", flush=True)
-    report = generate(project.landing_dir, profiles=args.profiles, events_per_profile=args.events_per_profile)
-    events = report.rows.get("esp_events", 0) + report.rows.get("channel_events", 0)
-    rows = report.rows
-    print(
-        f"  generated in {report.seconds:.0f} s: {rows['esp_events']:,} email events, "
-        f"{rows['channel_events']:,} SMS/push callbacks, {rows['message_history']:,} messages"
-    )
-    if args.copies > 1:
-        started = time.monotonic()
-        events += _land_copies(project, args.copies)
-        print(
-            f"  {args.copies} copies of the message history landed in {time.monotonic() - started:.0f} s: "
-            f"{events:,} provider events, {rows['message_history'] * args.copies:,} messages",
-            flush=True,
-        )
+    if args.reuse:
+        events = sum(_landed_rows(project, table) for table in (ESP_EVENTS, CHANNEL_EVENTS))
+        print(f"  reusing {events:,} landed provider events in {args.workdir}", flush=True)
+    else:
+        events = _generate(project, args.profiles, args.events_per_profile, args.copies)
     first = "engagement models and their parents, first build" if args.quick else "whole warehouse, first build"
     _timed(f"{first} (not compared)", lambda: _first_build(project, quick=args.quick))
     full_wall = full_cpu = float("nan")
@@ -175,10 +197,7 @@ def main() -> None:
         "engagement models, full rebuild (same data)", lambda: _engagement_run(project, full_refresh=True)
     )
     assert _fact_digest(project) == incremental, "the incremental message fact differs from a full rebuild"
-    landed = sum(
-        pq.ParquetDataset(str(landing.table_dir(project, table))).read(columns=[table.key]).num_rows
-        for table in (ESP_EVENTS, CHANNEL_EVENTS)
-    )
+    landed = sum(_landed_rows(project, table) for table in (ESP_EVENTS, CHANNEL_EVENTS))
     print()
     print(f"| {landed:,} provider events landed (email and SMS/push) | wall | CPU |")
     print("|---|---|---|")
