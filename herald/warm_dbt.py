@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from herald.errors import BuildError
+
 ENV_FLAG = "HERALD_WARM_DBT"
 _POLL_SECONDS = 0.05
 
@@ -38,20 +40,23 @@ class _Helper:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=dict(env),
-            bufsize=0,
         )
         self.lock = threading.Lock()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def run(self, args: Sequence[str], env: Mapping[str, str], cwd: Path, on_line: Callable[[str], None]) -> int:
+    def run(self, args: Sequence[str], env: Mapping[str, str], cwd: Path, on_line: Callable[[str], None]) -> int | None:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         with tempfile.TemporaryDirectory(prefix="herald-dbt-") as tmp:
             log = Path(tmp) / "out.log"
             log.touch()
             request = {"args": list(args), "env": dict(env), "cwd": str(cwd), "log": str(log)}
-            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            try:
+                self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                return None  # the helper died before taking the command: nothing ran, run it as a command
             answer = b""
             with open(log, encoding="utf-8", errors="replace") as out:
                 pending = ""
@@ -60,7 +65,7 @@ class _Helper:
                     if ready:
                         chunk = os.read(self.proc.stdout.fileno(), 4096)
                         if not chunk:
-                            raise OSError("the warm dbt process exited")
+                            raise BuildError(f"dbt {' '.join(args)}: the warm dbt process ended before it did")
                         answer += chunk
                     pending = _emit_lines(pending + out.read(), on_line)
                 pending = _emit_lines(pending + out.read(), on_line)
