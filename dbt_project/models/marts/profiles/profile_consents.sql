@@ -13,6 +13,46 @@ events as (
 
 ),
 
+-- Most profile × channel × topic keys have a single event: it is the current status, since its own time.
+-- Only the keys with several events need ordering, so the window functions below see a small share of the
+-- rows (at a million profiles, one sort of 2.9M events became most of this model's time).
+key_event_counts as (
+
+    select
+        profile_id,
+        channel,
+        topic,
+        count(*) as event_count
+
+    from events
+    group by profile_id, channel, topic
+
+),
+
+single_events as (
+
+    select events.*
+    from events
+    inner join key_event_counts
+        on events.profile_id = key_event_counts.profile_id
+        and events.channel = key_event_counts.channel
+        and events.topic = key_event_counts.topic
+    where key_event_counts.event_count = 1
+
+),
+
+repeated_events as (
+
+    select events.*
+    from events
+    inner join key_event_counts
+        on events.profile_id = key_event_counts.profile_id
+        and events.channel = key_event_counts.channel
+        and events.topic = key_event_counts.topic
+    where key_event_counts.event_count > 1
+
+),
+
 -- One ordering for both window functions (one sort): oldest first, and at the same instant the opt-out
 -- after the opt-in, so that it is the one that stands.
 sequenced as (
@@ -34,7 +74,7 @@ sequenced as (
                 consent_event_id asc
         ) as next_consent_event_id
 
-    from events
+    from repeated_events
 
 ),
 
@@ -53,10 +93,48 @@ status_runs as (
 
 ),
 
+latest_of_repeated as (
+
+    select
+        sequenced.profile_id,
+        sequenced.channel,
+        sequenced.topic,
+        sequenced.consent_event_id,
+        sequenced.evidence_id,
+        sequenced.consent_status,
+        sequenced.source,
+        sequenced.ip_address,
+        sequenced.occurred_at,
+        status_runs.status_since
+
+    from sequenced
+    inner join status_runs
+        on sequenced.profile_id = status_runs.profile_id
+        and sequenced.channel = status_runs.channel
+        and sequenced.topic = status_runs.topic
+    where sequenced.next_consent_event_id is null
+
+),
+
 latest as (
 
-    select * from sequenced
-    where next_consent_event_id is null
+    select
+        profile_id,
+        channel,
+        topic,
+        consent_event_id,
+        evidence_id,
+        consent_status,
+        source,
+        ip_address,
+        occurred_at,
+        occurred_at as status_since
+
+    from single_events
+
+    union all
+
+    select * from latest_of_repeated
 
 ),
 
@@ -83,14 +161,10 @@ final as (
         cast(latest.consent_status = 'opted_in' as {{ dbt.type_boolean() }}) as is_opted_in,
 
         ---------- timestamps
-        cast(status_runs.status_since as {{ dbt.type_timestamp() }}) as status_since,
+        cast(latest.status_since as {{ dbt.type_timestamp() }}) as status_since,
         cast(latest.occurred_at as {{ dbt.type_timestamp() }}) as last_changed_at
 
     from latest
-    inner join status_runs
-        on latest.profile_id = status_runs.profile_id
-        and latest.channel = status_runs.channel
-        and latest.topic = status_runs.topic
 
 )
 
