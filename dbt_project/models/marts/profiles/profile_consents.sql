@@ -15,7 +15,7 @@ events as (
 
 -- Most profile × channel × topic keys have a single event: it is the current status, since its own time.
 -- Only the keys with several events need ordering, so the window functions below see a small share of the
--- rows (at a million profiles, one sort of 2.9M events became most of this model's time).
+-- rows (at a million profiles, one sort of all 2.9M events was most of this model's time).
 key_event_counts as (
 
     select
