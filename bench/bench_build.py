@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from herald import landing  # noqa: E402
-from herald.build import dbt_env, dbt_executable  # noqa: E402
+from herald.build import BUILD_FILE_CONFIG, dbt_env, dbt_executable  # noqa: E402
 from herald.project import Project  # noqa: E402
 
 
@@ -75,7 +75,7 @@ def raw_sql(project: Project, target: Path) -> float:
     path = project.warehouse_dir / "raw-sql" / "herald.duckdb"  # same catalog name as the dbt build
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config=BUILD_FILE_CONFIG)  # the build files' format
     # The delivery models live in a database of their own (profiles.yml attaches it as `deliveries`).
     runs = path.with_name("deliveries.duckdb")
     runs.unlink(missing_ok=True)

@@ -43,6 +43,11 @@ from herald.warehouse import DELIVERIES_CATALOG
 
 KEEP_PUBLISHED = 3
 
+# Build files are created in DuckDB's newest storage format: it writes the big tables faster (a full build at
+# 1M profiles 0.88x the time, BENCHMARKS.md). profiles.yml sets the same for dbt. A file keeps the format it was
+# created in; every process that reads it runs the same DuckDB (pyproject's pin).
+BUILD_FILE_CONFIG: dict[str, str | bool | int | float | list[str]] = {"storage_compatibility_version": "latest"}
+
 # herald_meta, in the delivery-runs file: what Herald records beside dbt's models (created before a publish, so
 # the main file's views of them always bind).
 META_TABLES: dict[str, str] = {
@@ -365,7 +370,7 @@ def read_build(project: Project) -> duckdb.DuckDBPyConnection:
 def connect_deliveries_build(project: Project) -> duckdb.DuckDBPyConnection:
     """A read-write connection to the build's delivery-runs file (``main`` holds the delivery models,
     ``herald_meta`` what Herald records). Only under the build lock."""
-    con = duckdb.connect(str(project.deliveries_build_path))
+    con = duckdb.connect(str(project.deliveries_build_path), config=BUILD_FILE_CONFIG)
     con.execute("create schema if not exists herald_meta")
     for name, columns in META_TABLES.items():
         con.execute(f"create table if not exists herald_meta.{name} ({columns})")
@@ -449,7 +454,7 @@ def _mark_build_file_dirty(project: Project) -> None:
     # never publishes on top of a build that failed half-way.
     if not project.deliveries_build_path.exists():
         return
-    con = duckdb.connect(str(project.deliveries_build_path))
+    con = duckdb.connect(str(project.deliveries_build_path), config=BUILD_FILE_CONFIG)
     try:
         con.execute("drop table if exists herald_meta.build_info")
     finally:
@@ -465,7 +470,7 @@ def _move_deliveries_out_of_main(project: Project) -> None:
     delivery-runs file, so no prepared run, control result or approval is lost on upgrade. Once."""
     if not project.build_path.exists():
         return
-    con = duckdb.connect(str(project.build_path))
+    con = duckdb.connect(str(project.build_path), config=BUILD_FILE_CONFIG)
     try:
         legacy = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
@@ -540,7 +545,7 @@ def _link_deliveries_into_main(project: Project) -> None:
     finally:
         runs.close()
     wal = project.build_path.with_name(project.build_path.name + ".wal")
-    con = duckdb.connect(str(project.build_path))
+    con = duckdb.connect(str(project.build_path), config=BUILD_FILE_CONFIG)
     try:
         have = _columns(con, "current_database()", views=True)
         stale = [key for key, cols in wanted.items() if have.get(key) != cols]
