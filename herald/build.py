@@ -44,7 +44,7 @@ from herald.warehouse import DELIVERIES_CATALOG
 KEEP_PUBLISHED = 3
 
 # Build files are created in DuckDB's newest storage format: it writes the big tables faster (a full build at
-# 1M profiles 0.88x the time, BENCHMARKS.md). profiles.yml sets the same for dbt. A file keeps the format it was
+# 1M profiles 0.87x the time, BENCHMARKS.md). profiles.yml sets the same for dbt. A file keeps the format it was
 # created in; every process that reads it runs the same DuckDB (pyproject's pin).
 BUILD_FILE_CONFIG: dict[str, str | bool | int | float | list[str]] = {"storage_compatibility_version": "latest"}
 
