@@ -9,7 +9,8 @@ A full build has two parts whose cost no model design removes:
 - **the data it must touch once**: every landed raw table copied into a table of the build file's format with
   no transformation at all, one count per source key over the landed rows (deduplication must find the keys
   landed twice) and the same count over the copy (the key's unique test). For the 50M-event fact the cheaper
-  of two writers counts: a DuckDB table or a Parquet file (zstd).
+  of two writers counts (a DuckDB table or a Parquet file, zstd), plus the two things the fact is for: its JSON
+  properties parsed to typed columns, and each event joined to its contact's key (the identity map).
 
 Prints each step's wall and CPU time, then two floors: the steps one after the other, and their CPU time
 spread perfectly over every core (no schedule can beat that one). Each is printed as a ratio to the goal and,
@@ -42,9 +43,11 @@ from bench_build import dbt_build  # noqa: E402
 from herald import demo, landing  # noqa: E402
 from herald.build import BUILD_FILE_CONFIG  # noqa: E402
 from herald.project import Project  # noqa: E402
-from herald.raw_schema import APP_EVENTS, RAW_TABLES  # noqa: E402
+from herald.raw_schema import APP_EVENTS, CRM_CONTACTS, RAW_TABLES  # noqa: E402
 
 GOAL_SECONDS = 120.0
+# The keys of the events' JSON properties that profile_events types as columns.
+EVENT_PROPERTIES = ("url", "product_id", "category", "search_query", "platform", "app_version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,19 @@ def graph_cost() -> Step:
         return measured(
             "dbt build of the demo warehouse (the node graph)", lambda: dbt_build(project), resource.RUSAGE_CHILDREN
         )
+
+
+def parse_properties(landed: str) -> str:
+    shape = "{" + ",".join(f'"{key}":"VARCHAR"' for key in EVENT_PROPERTIES) + "}"
+    return f"select count(url) from (select unnest(json_transform(properties, '{shape}')) from {landed})"
+
+
+def join_contacts(source: Project) -> str:
+    contacts = f"read_parquet('{landing.table_dir(source, CRM_CONTACTS)}/*.parquet')"
+    return (
+        "select count(contacts.external_key) from app_events left join "
+        f"(select distinct external_key from {contacts}) as contacts using (external_key)"
+    )
 
 
 def data_cost(source: Project, threads: int) -> list[Step]:
@@ -112,6 +128,10 @@ def data_cost(source: Project, threads: int) -> list[Step]:
                     )
                     copied = min(copied, as_parquet, key=lambda step: step.wall)
                 steps.append(copied)
+                if table == APP_EVENTS:
+                    # What the issue asks of the fact beyond a copy: typed properties and the profile of each event.
+                    steps.append(sql(f"{table.name}: properties to typed columns (JSON)", parse_properties(landed)))
+                    steps.append(sql(f"{table.name}: joined to the contacts' external keys", join_contacts(source)))
                 steps.append(
                     sql(
                         f"{table.name}: count per key, copied (its unique test)",
@@ -142,6 +162,14 @@ def main() -> None:
     print(
         f"floor, their CPU on {args.threads} cores, perfectly spread: {all_cores:7.1f} s = "
         f"{all_cores / GOAL_SECONDS:.2f}x the goal"
+    )
+    graph, data = steps[0], steps[1:]
+    data_one_by_one = sum(s.wall for s in data)
+    data_all_cores = sum(s.cpu for s in data) / args.threads
+    print(
+        f"the data alone, no node graph: {data_one_by_one:7.1f} s one after the other "
+        f"({data_one_by_one / GOAL_SECONDS:.2f}x the goal), {data_all_cores:7.1f} s perfectly spread "
+        f"({data_all_cores / GOAL_SECONDS:.2f}x); the graph alone: {graph.wall:.1f} s"
     )
     if args.build_seconds:
         print(
