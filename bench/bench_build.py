@@ -56,10 +56,11 @@ def generate(out: Path, profiles: int, events: int) -> float:
     return time.monotonic() - started
 
 
-def dbt_build(project: Project) -> tuple[float, Path]:
+def dbt_build(project: Project, *args: str) -> tuple[float, Path]:
+    """``dbt build`` over every batch landed so far (``args`` appended, e.g. ``--full-refresh``)."""
     env = dbt_env(project, batch_cutoff=landing.latest_batch_id(project))
     started = time.monotonic()
-    proc = subprocess.run([dbt_executable(), "build"], cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run([dbt_executable(), "build", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         sys.stdout.write(proc.stdout[-5000:])

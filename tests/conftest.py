@@ -52,6 +52,7 @@ LONG_GROUPS = (
     "tests/campaigns/test_prepare.py",
     "tests/tracking/test_consent_pages.py",
     "tests/warehouse/test_concurrent_readers.py",
+    "tests/warehouse/test_profile_events_incremental.py",
     "tests/dbt/test_portability.py",
     "tests/app/test_audiences_browser.py",
     "tests/automation/test_entries.py",

@@ -1,11 +1,40 @@
--- One row per behavioural event (website and app), deduplicated, with its JSON properties as columns.
--- The biggest table: built in one pass over the landed events.
+-- One row per behavioural event (website and app): the latest landed version of each event id, its JSON
+-- properties as typed columns, and the profile its contact belongs to now. The biggest table.
+--
+-- Incremental (DuckDB, PostgreSQL): a build rewrites (delete+insert on event_id) only
+--   - the events with a version in a batch landed after the newest batch already built (batch ids sort by
+--     landing time, so that version is the latest), and
+--   - the events whose contact now belongs to another profile, or to one at all (an identity merge, a contact
+--     landed after its events): they keep their columns and take the new profile_id.
+-- A full refresh gives the same rows. On Spark (parquet: no delete+insert) it is a table.
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='delete+insert',
+        unique_key='event_id',
+        on_schema_change='fail',
+    )
+}}
 
 with
 
+{% if is_incremental() %}
+built_through as (
+
+    select coalesce(max(batch_id), '') as batch_id from {{ this }}
+
+),
+
+{% endif %}
+
 events as (
 
-    select * from {{ ref('int_app_events_deduplicated') }}
+    select events.*
+    from {{ ref('int_app_events_deduplicated') }} as events
+    {% if is_incremental() %}
+    cross join built_through
+    where events.batch_id > built_through.batch_id
+    {% endif %}
 
 ),
 
@@ -20,9 +49,11 @@ typed as (
     select
         events.event_id,
         identities.profile_id,
+        events.external_key,
         events.event_type,
         {{ json_text_columns('events.properties', ['url', 'product_id', 'category', 'search_query', 'platform', 'app_version']) }},
-        events.occurred_at
+        events.occurred_at,
+        events.batch_id
 
     from events
     left join identities
@@ -36,6 +67,7 @@ final as (
         ---------- ids
         cast(event_id as {{ dbt.type_string() }}) as event_id,
         cast(profile_id as {{ dbt.type_string() }}) as profile_id,
+        cast(external_key as {{ dbt.type_string() }}) as external_key,
 
         ---------- strings
         cast(event_type as {{ dbt.type_string() }}) as event_type,
@@ -50,10 +82,50 @@ final as (
         cast(occurred_at as date) as event_date,
 
         ---------- timestamps
-        cast(occurred_at as {{ dbt.type_timestamp() }}) as occurred_at
+        cast(occurred_at as {{ dbt.type_timestamp() }}) as occurred_at,
+
+        ---------- batch
+        cast(batch_id as {{ dbt.type_string() }}) as batch_id
 
     from typed
 
 )
 
+{% if is_incremental() %}
+,
+
+remapped as (
+
+    select
+        built.event_id,
+        identities.profile_id,
+        built.external_key,
+        built.event_type,
+        built.url,
+        built.product_id,
+        built.category,
+        built.search_query,
+        built.platform,
+        built.app_version,
+        built.event_date,
+        built.occurred_at,
+        built.batch_id
+
+    from {{ this }} as built
+    left join identities
+        on built.external_key = identities.external_key
+    -- An event landed since is in final already, with its new version (final is referenced twice: engines
+    -- that inline CTEs would read the new batches twice, DuckDB and PostgreSQL materialize it once).
+    left join final as landed_since
+        on built.event_id = landed_since.event_id
+    where built.profile_id is distinct from identities.profile_id
+        and landed_since.event_id is null
+
+)
+
 select * from final
+union all
+select * from remapped
+{% else %}
+select * from final
+{% endif %}
