@@ -7,33 +7,37 @@
 --   - the events whose contact now belongs to another profile, or to one at all (an identity merge, a contact
 --     landed after its events): they keep their columns and take the new profile_id.
 -- A full refresh gives the same rows. On Spark (parquet: no delete+insert) it is a table.
+-- A table built before batch_id and external_key existed gains them: that one build counts every event as landed
+-- since and rewrites every row (append_new_columns; the contract still checks every column).
 {{
     config(
         materialized=('table' if target.type == 'spark' else 'incremental'),
         incremental_strategy='delete+insert',
         unique_key='event_id',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
     )
 }}
 
+{#- The newest batch already built, read before the build as a literal: a constant filter lets the engine skip
+    the older batch files instead of reading every landed event and filtering afterwards. -#}
+{%- set built_through = '' -%}
+{%- set remap = false -%}
+{%- if is_incremental() and execute -%}
+    {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- if 'batch_id' in built_columns and 'external_key' in built_columns -%}
+        {%- set remap = true -%}
+        {%- set newest = run_query('select max(batch_id) from ' ~ this).columns[0].values()[0] -%}
+        {%- set built_through = newest or '' -%}
+    {%- endif -%}
+{%- endif %}
+
 with
-
-{% if is_incremental() %}
-built_through as (
-
-    select coalesce(max(batch_id), '') as batch_id from {{ this }}
-
-),
-
-{% endif %}
 
 events as (
 
-    select events.*
-    from {{ ref('int_app_events_deduplicated') }} as events
+    select * from {{ ref('int_app_events_deduplicated') }}
     {% if is_incremental() %}
-    cross join built_through
-    where events.batch_id > built_through.batch_id
+    where batch_id > '{{ built_through | replace("'", "''") }}'
     {% endif %}
 
 ),
@@ -91,7 +95,7 @@ final as (
 
 )
 
-{% if is_incremental() %}
+{% if remap %}
 ,
 
 remapped as (
