@@ -17,7 +17,6 @@ warehouse".
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import hashlib
 import os
@@ -34,7 +33,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from herald import landing, warehouse, warm_dbt
+from herald import clock, landing, warehouse, warm_dbt
 from herald.audiences.models import BUILDS, GENERATED_DIR, MEMBERSHIPS, MODEL_PREFIX
 from herald.errors import BuildError, WarehouseNotReady
 from herald.progress import report
@@ -339,7 +338,7 @@ def record_and_publish(project: Project, change: BeforePublish) -> BuildResult:
         finally:
             con.close()
         assert info is not None
-        build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        build_id = clock.now().strftime("%Y%m%dT%H%M%S%fZ")
         _mark_build_file_dirty(project)
         con = connect_deliveries_build(project)
         try:
@@ -398,7 +397,7 @@ def _build_locked(
     before_publish: BeforePublish | None = None,
     as_of: str | None = None,
 ) -> BuildResult:
-    started_at = dt.datetime.now(dt.UTC)
+    started_at = clock.now()
     build_id = started_at.strftime("%Y%m%dT%H%M%S%fZ")
     as_of = as_of or configured_as_of(project) or started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     # One reference time for every model of the build, recorded with it: live audience counts use the same.

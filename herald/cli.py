@@ -25,6 +25,7 @@ refused) and 5 when messages remain pending (outside the send window). ``herald 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -117,6 +118,7 @@ def cmd_generate(args: argparse.Namespace, project: Project) -> int:
         profiles=args.profiles,
         events_per_profile=args.events_per_profile,
         seed=args.seed,
+        end_date=args.end_date,
         progress=ProgressBar(),
     )
     print(report.summary())
@@ -351,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profiles", type=int, required=True)
     p.add_argument("--events-per-profile", type=int, default=50)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--end-date",
+        type=dt.date.fromisoformat,
+        help="the last day of the generated data, YYYY-MM-DD (default: yesterday, so the data is current)",
+    )
     p.add_argument("--out", required=True, help="output folder (usable as a landing folder)")
 
     from senders.cli import register as register_senders

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from herald import clock
 from herald.errors import LandingError
 from herald.project import Project
 from herald.raw_schema import ALL_TABLES, BATCH_COLUMNS, IMPORT_BATCHES, RawTable, RawType
@@ -61,7 +62,7 @@ class LandedBatch:
 
 
 def new_batch_id(now: dt.datetime | None = None) -> str:
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(2)
 
 
@@ -133,7 +134,7 @@ def land_batch(
     """
     ensure_initialized(project)
     batch_id = batch_id or new_batch_id()
-    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    loaded_at = clock.now().replace(tzinfo=None)
     n = data.num_rows
     if "_line_number" not in data.column_names:
         data = data.append_column("_line_number", pa.array(range(1, n + 1), pa.int64()))

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
+from herald import clock
 from herald.project import Project
 from senders.errors import SenderError
 
@@ -205,7 +206,7 @@ class Inbox:
         from its events. Only the messages returned are read from their files."""
         with self._lock:
             self._refresh()
-            now = stamp(dt.datetime.now(dt.UTC))
+            now = stamp(clock.now())
             listed: list[tuple[str, _Entry, bool, bool]] = []  # message id, entry, read, dismissed
             for mid, e in self._by_profile.get(profile_id, {}).items():
                 events = self._flags.get((profile_id, mid), _NONE)
@@ -222,7 +223,7 @@ class Inbox:
         """How many of the profile's unexpired, undismissed messages it has not read."""
         with self._lock:
             self._refresh()
-            now = stamp(dt.datetime.now(dt.UTC))
+            now = stamp(clock.now())
             flags = self._flags
             return sum(
                 1
@@ -245,7 +246,7 @@ class Inbox:
                 self._refresh()
             if message_id not in self._by_profile.get(profile_id, {}):
                 raise InboxError(f"profile {profile_id} has no in-app message {message_id}")
-            at = (occurred_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+            at = (occurred_at or clock.now()).astimezone(dt.UTC)
             event_id = str(uuid.uuid4())
             line = {"message_id": message_id, "profile_id": profile_id, "event": kind, "occurred_at": stamp(at)}
             day = at.strftime("%Y-%m-%d")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from herald import warehouse
+from herald import clock, warehouse
 from herald.campaigns.approvals import check_send
 from herald.campaigns.catalog import Catalog
 from herald.content.render import Renderer
@@ -80,7 +80,7 @@ class SendOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     lookup_unknown: bool = True  # ask the provider about messages a previous sender left unknown
     ignore_approval: bool = False  # for proofs and tests of the send path only; never from the CLI
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    now: Callable[[], dt.datetime] = lambda: clock.now()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ or, later, by provider events. The journal is JSON lines, so dbt and DuckDB read
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import hashlib
 import json
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from herald import clock
 from herald.project import Project
 from senders.errors import LedgerError
 
@@ -56,7 +56,7 @@ def shard_of(msg_id: str, shards: int) -> int:
 
 def now() -> str:
     """The time of an entry, as the journal writes it (UTC, microseconds). Entries written together may share it."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    return clock.now().isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +266,7 @@ def set_control(project: Project, run_id: str, state: ControlState, *, by: str, 
     current = control(project, run_id)
     if current.state == "cancelled" and state != "cancelled":
         raise LedgerError(f"run {run_id} was cancelled by {current.by or '?'}; a cancelled run cannot resume")
-    entry = Control(state, by, reason, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    entry = Control(state, by, reason, clock.now().isoformat(timespec="seconds"))
     folder = run_dir(project, run_id)
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / "control.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

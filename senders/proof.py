@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from herald import warehouse
+from herald import clock, warehouse
 from herald.campaigns.catalog import Catalog
 from herald.content.render import Renderer
 from herald.errors import TemplateError
@@ -56,7 +56,7 @@ def _latest_run(project: Project, delivery_id: str) -> tuple[str, str]:
 
 
 def _recipients(project: Project, run_id: str, channel: str, test_profiles: tuple[str, ...]) -> list[Recipient]:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    stamp = clock.now().strftime("%Y%m%dT%H%M%S%f")
     con = warehouse.connect(project)
     try:
         seeds = (
@@ -154,7 +154,7 @@ def send_proofs(
 def _record(project: Project, run_id: str, requested_by: str, results: list[ProofResult]) -> None:
     folder = ledger.run_dir(project, run_id)
     folder.mkdir(parents=True, exist_ok=True)
-    at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    at = clock.now().isoformat(timespec="seconds")
     lines = "".join(
         json.dumps({**dataclasses.asdict(r), "run_id": run_id, "requested_by": requested_by, "at": at}) + "\n"
         for r in results

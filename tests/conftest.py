@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import os
 import shutil
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from herald import warm_dbt
+from herald import clock, warm_dbt
 from herald.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +24,16 @@ SHARED = ROOT.parent / "shared"
 SKIP_UNIT_TESTS = "DBT_EXCLUDE_RESOURCE_TYPES"
 
 
+# The suite's reference time: the day after the demo seeds end, so the demo lands unmoved (the PostgreSQL and Spark
+# builds seed the same files) and the demo plan's schedules lie ahead. Every clock read in Herald and in the tests
+# (herald.clock) starts here and ticks; the wall clock's date never matters (the suite passes a year ahead).
+REFERENCE_TIME = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    # Set once by the first process: workers and every subprocess inherit the same offset, so stamps agree.
+    if clock.OFFSET_ENV not in os.environ:
+        clock.pin_environment(REFERENCE_TIME)
     os.environ.setdefault(SKIP_UNIT_TESTS, "unit_test")
     # The suite runs dbt well over a hundred times: each forks from a warm helper instead of importing dbt again
     # (herald/warm_dbt.py). HERALD_WARM_DBT=0 runs every command as a plain `dbt` process.

@@ -27,6 +27,7 @@ import streamlit as st
 import yaml
 
 from app.data.warehouse import CACHE_TTL, read_only
+from herald import clock
 from herald.audiences.compiler import OPERATOR_KINDS, Dialect
 from herald.audiences.jobs import AudienceJob, job_path, read_job, start_build
 from herald.audiences.library import AudienceLibrary
@@ -1074,7 +1075,7 @@ def build_status(project: Project, name: str, now: dt.datetime | None = None) ->
     version), failed (with the job's message and the end of its output), or not built yet."""
     job = read_job(project, name)
     started = _when(job.started_at) if job is not None else None
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     if job is not None and job.is_running:
         if job.pid is None and started is not None and now - started > NEVER_STARTED:
             message = "The build never reported back: it stopped before starting."

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from herald import clock
 from herald.automation import background
 from herald.automation.journal import Pause, RunRecord, pause_workflow, paused, resume_workflow, run_history
 from herald.automation.spec import Workflow, load_workflows
@@ -93,7 +94,7 @@ def next_due(project: Project, flow: Workflow, now: dt.datetime, runs: list[RunR
 
 def workflows_table(project: Project, flows: list[Workflow], now: dt.datetime | None = None) -> pd.DataFrame:
     """One row per workflow: trigger, schedule, state (paused by whom), next due time, last run and its status."""
-    clock = now or dt.datetime.now(dt.UTC)
+    moment = now or clock.now()
     rows = []
     for flow in flows:
         kind, detail = trigger_text(flow)
@@ -109,7 +110,7 @@ def workflows_table(project: Project, flows: list[Workflow], now: dt.datetime | 
                 "State": "paused" if pause is not None or flow.paused else "active",
                 "Paused by": (pause.by if pause else ("spec" if flow.paused else "")),
                 "Pause reason": pause.reason if pause else "",
-                "Next due": next_due(project, flow, clock, history),
+                "Next due": next_due(project, flow, moment, history),
                 "Last run": last.key if last else "",
                 "Last status": run_status(last) if last else "never run",
                 "Runs": len(history),

@@ -34,7 +34,7 @@ import yaml
 
 from app.charts import ChartOptions
 from app.data.warehouse import CACHE_TTL
-from herald import warehouse
+from herald import clock, warehouse
 from herald.campaigns import jobs
 from herald.campaigns.approvals import ApprovalRecord, SendCheck, approvals, approve, check_send
 from herald.campaigns.catalog import Catalog, DeliveryRef
@@ -363,7 +363,7 @@ def timeline_chart(bars: pd.DataFrame, marks: pd.DataFrame, options: ChartOption
                 ],
             )
         )
-    today = pd.DataFrame({"today": [pd.Timestamp(dt.date.today())]})
+    today = pd.DataFrame({"today": [pd.Timestamp(clock.today())]})
     layers.append(alt.Chart(today).mark_rule(color="#c62828", strokeDash=[4, 3]).encode(x="today:T"))
     chart: alt.LayerChart = (
         alt.layer(*layers)

@@ -16,6 +16,7 @@ import streamlit as st
 from app.data import audiences as audience_data
 from app.data import campaigns as data
 from app.ui import plain, require_warehouse
+from herald import clock
 from herald.campaigns.catalog import Catalog, DeliveryRef
 from herald.campaigns.typology import load_typology
 from herald.content.checks import push_payload_bytes, sms_size
@@ -114,7 +115,7 @@ def _settings(db: str, project: Project, ref: DeliveryRef, plans: data.Plans) ->
     if kind != "manual":
         a, b, c = st.columns(3)
         if kind == "once":
-            _seed(k + "date", saved.at_date or dt.date.today())
+            _seed(k + "date", saved.at_date or clock.today())
             _seed(k + "time", saved.at_time or dt.time(9, 0))
             at_date = a.date_input("Date", key=k + "date", format="YYYY-MM-DD", persist_state="session")
             at_time = b.time_input("Local time", key=k + "time", step=dt.timedelta(minutes=15), persist_state="session")

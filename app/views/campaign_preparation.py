@@ -4,13 +4,12 @@ rules, the changes since the previous run, and sample messages rendered with rea
 
 from __future__ import annotations
 
-import datetime as dt
-
 import streamlit as st
 
 from app.charts import ChartOptions
 from app.data import campaigns as data
 from app.ui import plain, require_warehouse
+from herald import clock
 from herald.campaigns.report import RunReport
 from herald.project import Project, find_project
 
@@ -46,7 +45,7 @@ def _job(project: Project, delivery_id: str) -> None:
             job = prep.job
             if prep.state == "running" and job is not None:
                 started = job.started
-                since = "" if started is None else f" for {(dt.datetime.now(dt.UTC) - started).seconds}s"
+                since = "" if started is None else f" for {(clock.now() - started).seconds}s"
                 st.info(
                     f"Preparing **{plain(delivery_id)}**{since}… this takes a minute or two; you can leave the page.",
                     icon=":material/progress_activity:",

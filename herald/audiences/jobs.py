@@ -9,7 +9,6 @@ it starts ``herald audience build NAME`` detached and reads the job file that co
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import fcntl
 import json
 import os
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from herald import clock
 from herald.audiences.library import AudienceLibrary
 from herald.project import Project
 
@@ -93,7 +93,7 @@ def write_job(project: Project, job: AudienceJob, *, only_if: AudienceJob | None
 
 
 def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return clock.now().isoformat(timespec="seconds")
 
 
 def start_build(project: Project, name: str) -> AudienceJob:

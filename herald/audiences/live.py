@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from herald import warehouse
+from herald import clock, warehouse
 from herald.audiences.compiler import Compiler, Dialect, timestamp_literal
 from herald.audiences.library import AudienceLibrary
 from herald.audiences.schema import PROFILE_ROLLUPS, PROFILES, Schema, from_warehouse
@@ -203,7 +203,7 @@ def build_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime:
     if row and row[0] is not None:
         value = row[0]
         return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return clock.now().replace(tzinfo=None)
 
 
 def rollups_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from herald import clock
 from herald.automation.errors import AutomationError
 from herald.automation.journal import automation_dir
 from herald.automation.scheduler import EXIT_CODES
@@ -57,7 +58,7 @@ class RunJob:
                 started = dt.datetime.fromisoformat(self.started_at)
             except ValueError:
                 return False
-            return dt.datetime.now(dt.UTC) - started < NEVER_STARTED
+            return clock.now() - started < NEVER_STARTED
         return process_alive(self.pid)
 
     @property
@@ -92,7 +93,7 @@ def _write(project: Project, job: RunJob) -> None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return clock.now().isoformat(timespec="seconds")
 
 
 def exit_message(code: int) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from herald import clock
 from herald.automation.errors import SchedulerBusy
 from herald.project import Project
 
@@ -42,7 +43,7 @@ def run_key(scheduled: dt.datetime) -> str:
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    return clock.now().isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from herald import clock
 from herald.audiences.entries import EntryWindow, pending_windows
 from herald.automation.activities import EXECUTORS, Outcome, RunContext
 from herald.automation.journal import RunJournal, automation_dir, log_path, paused, run_key, scheduler_lock
@@ -213,11 +214,11 @@ def run_scheduler(
     log: RunLog | None = None,
     env: Mapping[str, str] | None = None,
 ) -> int:
-    """Run everything due at ``now`` (default: the wall clock) under the scheduler lock. Returns the exit code.
+    """Run everything due at ``now`` (default: the clock, herald.clock) under the scheduler lock. Returns the exit code.
     Raises SchedulerBusy when another `herald run` holds the lock (unless ``wait``) and WorkflowSpecError for an
     invalid spec, before anything runs."""
     log = log or RunLog()
-    clock = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    moment = (now or clock.now()).astimezone(dt.UTC)
     flows = load_workflows(project)
     if workflow is not None:
         flows = [f for f in flows if f.name == workflow]
@@ -241,19 +242,19 @@ def run_scheduler(
                     reason=pause.reason if pause else "",
                 )
                 continue
-            runs = due_runs(project, flow, clock, start=start)
+            runs = due_runs(project, flow, moment, start=start)
             for due in runs:
                 if dry_run:
                     log(
                         "due", workflow=flow.name, run=due.key, resumed=due.resumed, scheduled=due.scheduled.isoformat()
                     )
                     continue
-                result = execute(project, due, clock, log, env)
+                result = execute(project, due, moment, log, env)
                 log.bind(None)
                 if _SEVERITY.get(result, (0, 0))[1] > _SEVERITY[worst][1]:
                     worst = result
                 if result != "ok":
                     break  # later runs of this workflow wait for this one
         if not dry_run:
-            log("scheduler_finished", status=worst, clock=clock.isoformat())
+            log("scheduler_finished", status=worst, clock=moment.isoformat())
         return _SEVERITY.get(worst, (0, 0))[0]

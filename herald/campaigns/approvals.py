@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from herald import warehouse
+from herald import clock, warehouse
 from herald.build import record_and_publish
 from herald.campaigns.catalog import Catalog
 from herald.campaigns.prepare import content_hash
@@ -106,7 +106,7 @@ def approve(project: Project, run_id: str, approver: str, note: str = "") -> App
             f"the content of delivery {delivery_id} changed since run {run_id} was prepared "
             f"({run['content_hash']} → {now_hash}): prepare a new run and approve that one"
         )
-    record = ApprovalRecord(run_id, approver, now_hash, dt.datetime.now(dt.UTC).replace(tzinfo=None), note)
+    record = ApprovalRecord(run_id, approver, now_hash, clock.now().replace(tzinfo=None), note)
 
     def write(build: duckdb.DuckDBPyConnection, build_id: str) -> None:
         build.execute(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from herald import clock
 from herald.campaigns.plans import ID_PATTERN
 from herald.errors import CampaignError, HeraldError
 from herald.project import Project, find_project
@@ -89,7 +90,7 @@ class PrepareJob:
             return False
         if self.pid is None:
             started = self.started
-            return started is not None and dt.datetime.now(dt.UTC) - started < NEVER_STARTED
+            return started is not None and clock.now() - started < NEVER_STARTED
         return process_alive(self.pid)
 
     @property
@@ -140,7 +141,7 @@ def write_job(project: Project, job: PrepareJob) -> None:
 
 
 def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return clock.now().isoformat(timespec="seconds")
 
 
 def start_prepare(project: Project, delivery_id: str) -> PrepareJob:

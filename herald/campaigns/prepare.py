@@ -13,7 +13,6 @@ publish: the run is readable by the app, the CLI and the sender jobs; it never c
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import time
@@ -23,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from herald import warehouse
+from herald import clock, warehouse
 from herald.audiences.compiler import HASH_SPACE
 from herald.audiences.entries import EntryWindow
 from herald.audiences.models import spec_version
@@ -248,7 +247,7 @@ def prepare(
     digest_of_content = content_hash(template, ref.delivery)
     fields = sorted((renderer.fields(ref.delivery.template) & profile_columns) | {"language_code"})
     audience = catalog.audiences.get(ref.delivery.audience)
-    run_id = "r" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + delivery_id
+    run_id = "r" + clock.now().strftime("%Y%m%dT%H%M%S%fZ") + "-" + delivery_id
     run = run_vars(ref, typology, run_id, digest_of_content, fields, spec_version(audience), entered)
     # The run's models and their tests, not the engagement marts further down (metrics over every message): they
     # take the new run in at the next build, and rebuilding them here would cost minutes on a large warehouse.

@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from herald import clock
 from herald.generate import activity, messaging, profiles
 from herald.generate._sql import install_macros, lit
 from herald.generate.plan import SESSION_LENGTH, Plan
@@ -156,14 +157,15 @@ def generate(
     profiles: int,
     events_per_profile: int = 50,
     seed: int = 42,
-    end_date: dt.date = dt.date(2026, 11, 27),
+    end_date: dt.date | None = None,
     progress: Progress | None = None,
     batch_time: dt.datetime | None = None,
     batch_tag: str = "gen",
     memory_limit: str = "4GB",
     threads: int | None = None,
 ) -> GenerateReport:
-    """Write a year of raw data for ``profiles`` people, up to and including ``end_date``, as landing batches.
+    """Write a year of raw data for ``profiles`` people, up to and including ``end_date`` (default: yesterday by
+    ``herald.clock``, so generated data is always current), as landing batches.
 
     Eager: every batch is on disk when this returns. ``out_dir`` can be a project's landing directory. The
     same ``seed`` and sizes give the same rows; batch ids and ``_loaded_at`` come from ``batch_time``
@@ -175,8 +177,10 @@ def generate(
     if not batch_tag or not set(batch_tag) <= _BATCH_TAG_CHARS:
         raise ValueError("batch_tag must be lower-case letters and digits")
     started = time.monotonic()
+    if end_date is None:
+        end_date = clock.today() - dt.timedelta(days=1)
     plan = Plan(profiles=profiles, events_per_profile=events_per_profile, seed=seed, end_date=end_date)
-    moment = batch_time or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    moment = batch_time or clock.now().replace(tzinfo=None)
     chunks = [(a, min(a + EVENT_CHUNK, plan.total_events)) for a in range(0, plan.total_events, EVENT_CHUNK)]
     chunks = chunks or [(0, 0)]  # still one (empty) batch, so every raw table has its files
     steps = _Steps(progress, total=12 + len(chunks))

@@ -17,7 +17,6 @@ Whole-file problems raise ``ImportFileError`` (or a subclass, see ``errors``) an
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from herald import landing
+from herald import clock, landing
 from herald.errors import ImportFileError
 from herald.importing import checks, rows
 from herald.importing.detect import FileInfo, inspect_file
@@ -75,7 +74,7 @@ def import_file(
     plan, skipped = checks.skip_reject_columns(match_columns(path, headers, table, mapping.columns), headers)
     checks.check_required(path, headers, plan, table, mapping)
     attribute_keys = checks.check_unknown(path, table, plan, headers, unknown_columns)
-    today = dt.datetime.now(dt.UTC).date()
+    today = clock.now().date()
     defaults = checks.typed_defaults(mapping_path or path, table, mapping, info.delimiter, order, today)
 
     source = read_rows(info, headers, progress)

@@ -36,6 +36,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from herald import clock
 from herald.project import Project
 from senders.errors import ProviderConfigError, SenderError
 from senders.providers.base import AmbiguousFault, Outcome, OutgoingMessage, RequestRejected, TransientFault
@@ -193,7 +194,7 @@ def finish_extract(project: Project, run_id: str, delivery_id: str, *, overwrite
         {"name": f"{base}.parquet", "bytes": len(parquet_data), "sha256": _sha256(parquet_data), "rows": len(rows)},
     ]
     manifest_path = folder / "manifest.json"
-    created_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    created_at = clock.now().replace(microsecond=0)
     if manifest_path.exists():
         before = json.loads(manifest_path.read_bytes())
         if before.get("row_count") != len(rows) and not overwrite:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from herald import clock
 from herald.project import Project
 from senders.errors import ProviderConfigError
 from senders.inbox import encode_message, message_heads, messages_dir, stamp, visible_files, write_atomic
@@ -75,7 +76,7 @@ class InboxProvider:
             raise RequestRejected(f"one call carries one run's messages; got run(s) {', '.join(runs)}")
         run = self._index(runs[0])
         run.refresh()
-        now = dt.datetime.now(dt.UTC)
+        now = clock.now()
         expires = stamp(now + self._ttl) if self._ttl is not None else None
         lines: dict[str, bytes] = {}
         problems: dict[str, str] = {}

@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from herald import clock
 from herald.campaigns.plans import Sender
 from herald.content.render import Renderer
 from herald.errors import HeraldError
@@ -343,7 +344,7 @@ def check_submission(spec: FormSpec, raw: Mapping[str, str], *, today: dt.date |
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
     for f in spec.fields:
-        value, problem = _check(f, raw.get(f.name, ""), today or dt.datetime.now(dt.UTC).date())
+        value, problem = _check(f, raw.get(f.name, ""), today or clock.now().date())
         if problem:
             errors[f.name] = problem
         elif value:

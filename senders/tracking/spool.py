@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import datetime as dt
 import fcntl
 import json
 import os
@@ -44,6 +43,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from herald import clock
 from herald.landing import BatchCounts, arrow_schema, land_batch, new_batch_id, table_dir
 from herald.project import Project
 from herald.raw_schema import CHANNEL_EVENTS, ESP_EVENTS, RawTable
@@ -200,7 +200,7 @@ class SegmentWriter:
             return self._fd
         self.folder.mkdir(parents=True, exist_ok=True)
         self._seq += 1
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S%fZ")
         name = f"{stamp}-{os.getpid()}-{self._seq:06d}{SEGMENT_SUFFIX}"
         hidden = self.folder / f".{name}.new"
         fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o640)

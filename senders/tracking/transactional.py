@@ -49,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from herald import warehouse
+from herald import clock, warehouse
 from herald.campaigns.plans import Delivery
 from herald.content.render import Renderer
 from herald.errors import TemplateError, WarehouseNotReady
@@ -566,7 +566,7 @@ def _with(entry: ledger.Entry, **changes: Any) -> ledger.Entry:
 
 def _now() -> str:
     # as senders.ledger.Entry stamps its entries
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    return clock.now().isoformat(timespec="microseconds")
 
 
 def _answer(

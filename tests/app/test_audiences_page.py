@@ -20,6 +20,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Error
 
+from herald import clock
 from herald.audiences.jobs import AudienceJob, job_path, read_job, write_job
 from herald.audiences.library import AudienceLibrary
 from herald.audiences.service import list_audiences
@@ -655,7 +656,7 @@ def test_a_save_that_would_break_another_audience_is_refused_for_the_form(scratc
 
 
 def test_a_failed_or_lost_build_is_reported_with_its_message(scratch_app: Project) -> None:
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     failed = AudienceJob("recent_buyers", "failed", now.isoformat(), message="Compilation Error in aud_recent_buyers")
     write_job(scratch_app, failed)
     job_path(scratch_app, "recent_buyers").with_suffix(".log").write_text("dbt: 1 of 3 ERROR\n", encoding="utf-8")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +10,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from herald import clock
 from herald.warehouse import deliveries_path
 
 APP = Path(__file__).resolve().parents[2] / "app"
@@ -152,7 +152,7 @@ def test_a_new_publish_is_shown_without_restarting(own_warehouse) -> None:  # ty
     assert _number(_metrics(at)["Profiles"]) == before
 
     # Publish a second build the way herald.build does: a new versioned file, then CURRENT names it.
-    name = f"herald-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}Z-next.duckdb"
+    name = f"herald-{clock.now():%Y%m%dT%H%M%S%f}Z-next.duckdb"
     target = own_warehouse.dir / "published" / name
     shutil.copyfile(own_warehouse.path, target)
     shutil.copyfile(deliveries_path(own_warehouse.path), deliveries_path(target))

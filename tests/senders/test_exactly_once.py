@@ -7,7 +7,6 @@ except those of the people who unsubscribed, which never reached it."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 import signal
@@ -19,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from herald import landing, warehouse
+from herald import clock, landing, warehouse
 from herald.build import read_build
 from herald.project import Project
 from herald.raw_schema import CONSENT_EVENTS
@@ -47,7 +46,7 @@ def _unsubscribe(project: Project, profile_ids: list[str], topic: str) -> None:
         ).fetchall()
     finally:
         con.close()
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = clock.now().replace(tzinfo=None)
     rows = [
         {
             "consent_event_id": f"unsub-{k}",

@@ -25,6 +25,7 @@ import pytest
 import yaml
 from markupsafe import escape
 
+from herald import clock
 from herald.content.render import Renderer
 from herald.project import Project
 from senders import ledger
@@ -184,7 +185,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def today_run(event: str) -> str:
-    return run_id(event, dt.datetime.now(dt.UTC).date())
+    return run_id(event, clock.now().date())
 
 
 def states(project: Project, run: str, mid: str) -> list[str]:
@@ -259,7 +260,7 @@ def test_a_message_is_rendered_by_the_shared_renderer_and_journaled_claim_first(
         synced.append((time.time(), os.readlink(f"/proc/self/fd/{fd}")))
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
-    started = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    started = clock.now().isoformat(timespec="microseconds")
     body = {"recipient": {"external_key": "crm-p1"}, "payload": ORDER, "idempotency_key": "order-A-1001"}
     status, answer = world.post("order_confirmation", body)
     assert status == 202, answer
@@ -406,7 +407,7 @@ def test_consent_is_checked_for_types_that_require_it(world: World) -> None:
                 "preference_center",
                 "test",
                 None,
-                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                clock.now().replace(tzinfo=None),
             )
         ],
         source_file="test",
