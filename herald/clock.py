@@ -4,6 +4,9 @@ By default it is the wall clock (UTC). ``HERALD_CLOCK_OFFSET_SECONDS`` moves it 
 every process that inherits the variable: the clock keeps ticking, and stamps taken in different processes stay
 in order. A test suite pins its reference time this way (``pin_environment``), so that what it asserts does not
 depend on the day it runs; an operator can rehearse a future day the same way.
+
+Times exchanged with a provider (webhook signature timestamps, rate-limit reset times) are the provider's wall
+clock and stay on ``time.time``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ def offset() -> dt.timedelta:
 def now() -> dt.datetime:
     """The current time, timezone-aware in UTC."""
     return dt.datetime.now(dt.UTC) + offset()
+
+
+def timestamp() -> float:
+    """The current time as seconds since the epoch (for APIs that take ``time.time``'s shape)."""
+    return now().timestamp()
 
 
 def utc_naive() -> dt.datetime:

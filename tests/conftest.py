@@ -63,6 +63,7 @@ LONG_GROUPS = (
     "tests/tracking/test_consent_pages.py",
     "tests/warehouse/test_concurrent_readers.py",
     "tests/warehouse/test_profile_events_incremental.py",
+    "tests/warehouse/test_calendar.py",
     "tests/dbt/test_portability.py",
     "tests/app/test_audiences_browser.py",
     "tests/automation/test_entries.py",

@@ -315,7 +315,7 @@ class Transactional:
         self,
         ctx: ServeContext,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = clock.timestamp,
         policy: dispatch.RetryPolicy = POLICY,
     ) -> None:
         project = ctx.project
