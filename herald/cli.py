@@ -307,7 +307,9 @@ def cmd_run(args: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_render_dbt_yaml(args: argparse.Namespace, project: Project) -> int:
-    """Regenerate the dbt YAML derived from herald/raw_schema.py. Example: ``herald dev render-dbt-yaml``"""
+    """Regenerate the dbt files derived from herald/raw_schema.py and herald/domains.py.
+
+    Example: ``herald dev render-dbt-yaml``"""
     from herald.dbt_sources import write_all
 
     for path in write_all(project.root):

@@ -1,20 +1,27 @@
-"""Render the dbt YAML that describes the raw landing shape, from ``herald.raw_schema``.
+"""Render the dbt files that describe the raw landing shape and the value domains, from ``herald.raw_schema``
+and ``herald.domains``.
 
-Two files are generated and committed: the dbt sources (what staging reads) and the demo seeds' column types
-(how PostgreSQL and Spark load the demo data). ``tests/dbt/test_sources_match_raw_schema.py`` proves the
-committed files equal what this module renders, so the shape is defined once.
+Three files are generated and committed: the dbt sources (what staging reads), the demo seeds' column types
+(how PostgreSQL and Spark load the demo data), and the value-domain macros the model YAML's ``accepted_values``
+and ``accepted_range`` tests read. ``tests/dbt/test_sources_match_raw_schema.py`` and
+``tests/dbt/test_value_domains.py`` prove the committed files equal what this module renders, so the shape and
+the domains are defined once.
 """
 
 from __future__ import annotations
 
+import json
+import textwrap
 from pathlib import Path
 
 import yaml
 
+from herald.domains import DOMAINS, RANGES
 from herald.raw_schema import ALL_TABLES, BATCH_COLUMNS, IMPORT_BATCHES, RawTable, RawType
 
 SOURCES_PATH = Path("dbt_project/models/staging/_sources.yml")
 DEMO_SEEDS_PATH = Path("seeds/demo/_demo__seeds.yml")
+VALUE_DOMAINS_PATH = Path("dbt_project/macros/domains/value_domains.sql")
 
 _HEADER = "# Generated from herald/raw_schema.py by `herald dev render-dbt-yaml`; do not edit by hand.\n"
 
@@ -99,10 +106,58 @@ def render_demo_seeds() -> str:
     return _HEADER + yaml.safe_dump({"version": 2, "seeds": seeds}, sort_keys=False, width=120)
 
 
+def render_value_domains() -> str:
+    """The macros ``herald_value_domain(name)`` (a list of values) and ``herald_value_range(name)`` (a dict with
+    ``min_value`` and ``max_value``, none when open), for test arguments such as
+    ``values: "{{ herald_value_domain('order_status') }}"``; dbt renders them into real lists and numbers."""
+    domains = "".join(f"\n        {json.dumps(d.name)}: {_list(d.values)}," for d in DOMAINS)
+    ranges = "".join(
+        f"\n        {json.dumps(r.name)}: {{'min_value': {_number(r.min_value)}, 'max_value': {_number(r.max_value)}}},"
+        for r in RANGES
+    )
+    return f"""{{#- Generated from herald/domains.py by `herald dev render-dbt-yaml`; do not edit by hand. -#}}
+
+{{#- The values a column of this domain may hold: the importer accepts exactly these (herald/domains.py). -#}}
+{{% macro herald_value_domain(name) %}}
+    {{%- set domains = {{{domains}
+    }} -%}}
+    {{%- if name not in domains -%}}
+        {{{{ exceptions.raise_compiler_error("unknown value domain " ~ name) }}}}
+    {{%- endif -%}}
+    {{{{ return(domains[name]) }}}}
+{{% endmacro %}}
+
+{{#- The bounds a number of this range lies within (none: open), as arguments of the accepted_range test. -#}}
+{{% macro herald_value_range(name) %}}
+    {{%- set ranges = {{{ranges}
+    }} -%}}
+    {{%- if name not in ranges -%}}
+        {{{{ exceptions.raise_compiler_error("unknown value range " ~ name) }}}}
+    {{%- endif -%}}
+    {{{{ return(ranges[name]) }}}}
+{{% endmacro %}}
+"""
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return "[" + textwrap.fill(", ".join(json.dumps(v) for v in values), 100, subsequent_indent=" " * 12) + "]"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "none"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def write_all(root: Path) -> list[Path]:
-    """Write both generated files under ``root``; returns the paths written."""
+    """Write every generated file under ``root``; returns the paths written."""
     written = []
-    for rel, text in ((SOURCES_PATH, render_sources()), (DEMO_SEEDS_PATH, render_demo_seeds())):
+    generated = (
+        (SOURCES_PATH, render_sources()),
+        (DEMO_SEEDS_PATH, render_demo_seeds()),
+        (VALUE_DOMAINS_PATH, render_value_domains()),
+    )
+    for rel, text in generated:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

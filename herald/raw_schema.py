@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from herald.domains import CHANNEL, CONSENT_STATUS, CURRENCY, ORDER_STATUS, SALES_CHANNEL
+
 RawType = Literal["varchar", "integer", "double", "date", "timestamp"]
 
 
@@ -45,6 +47,10 @@ class RawTable:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    return f"{', '.join(values[:-1])} or {values[-1]}"
 
 
 def _c(name: str, type_: RawType, description: str, *, required: bool = False) -> RawColumn:
@@ -93,9 +99,9 @@ CONSENT_EVENTS = RawTable(
     columns=(
         _c("consent_event_id", "varchar", "Id of the consent event in its source.", required=True),
         _c("external_key", "varchar", "Contact the consent belongs to.", required=True),
-        _c("channel", "varchar", "email, sms, push, in_app or direct_mail.", required=True),
+        _c("channel", "varchar", f"{_one_of(CHANNEL.values)} (domain {CHANNEL.name}).", required=True),
         _c("topic", "varchar", "Subscription topic, e.g. newsletter, promotions.", required=True),
-        _c("status", "varchar", "opt_in or opt_out.", required=True),
+        _c("status", "varchar", f"{_one_of(CONSENT_STATUS.values)} (domain {CONSENT_STATUS.name}).", required=True),
         _c("source", "varchar", "Where the consent was given: web_form, import, preference_center, ..."),
         _c("evidence_id", "varchar", "Form id, unsubscribe message id, or import batch that proves it."),
         _c("ip_address", "varchar", "IP address the consent came from, when known."),
@@ -112,10 +118,10 @@ SHOP_ORDERS = RawTable(
     columns=(
         _c("order_id", "varchar", "The shop's order id.", required=True),
         _c("external_key", "varchar", "Contact who placed the order.", required=True),
-        _c("status", "varchar", "completed, cancelled or refunded."),
-        _c("sales_channel", "varchar", "web, app or store."),
-        _c("currency", "varchar", "ISO 4217 currency code."),
-        _c("total_amount", "double", "Order total in its currency."),
+        _c("status", "varchar", f"{_one_of(ORDER_STATUS.values)} (domain {ORDER_STATUS.name})."),
+        _c("sales_channel", "varchar", f"{_one_of(SALES_CHANNEL.values)} (domain {SALES_CHANNEL.name})."),
+        _c("currency", "varchar", f"ISO 4217 currency code (domain {CURRENCY.name})."),
+        _c("total_amount", "double", "Order total in its currency; never negative."),
         _c("ordered_at", "timestamp", "When the order was placed (UTC).", required=True),
     ),
 )
@@ -132,8 +138,8 @@ SHOP_ORDER_LINES = RawTable(
         _c("product_id", "varchar", "Product sold."),
         _c("product_name", "varchar", "Product name at the time of sale."),
         _c("category", "varchar", "Product category."),
-        _c("quantity", "integer", "Units sold."),
-        _c("unit_price", "double", "Price per unit in the order currency."),
+        _c("quantity", "integer", "Units sold; never negative."),
+        _c("unit_price", "double", "Price per unit in the order currency; never negative."),
     ),
 )
 
@@ -277,7 +283,7 @@ IMPORT_BATCHES = RawTable(
 
 ALL_TABLES: tuple[RawTable, ...] = (*RAW_TABLES, IMPORT_BATCHES)
 
-CHANNELS: tuple[str, ...] = ("email", "sms", "push", "in_app", "direct_mail")
+CHANNELS: tuple[str, ...] = CHANNEL.values
 CONSENT_TOPICS: tuple[str, ...] = ("newsletter", "promotions", "product_updates")
 
 

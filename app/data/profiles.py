@@ -139,6 +139,41 @@ def quarantines(db: str) -> Quarantines:
     return Quarantines(blocked=blocked, still_active=int(active))
 
 
+@dataclass(frozen=True, slots=True)
+class EmailProblems:
+    """Contacts whose address the email policy refuses: how many per problem, and the first rows to fix."""
+
+    by_problem: pd.DataFrame  # email_problem, contacts; most frequent first
+    examples: pd.DataFrame  # external_key, email_as_typed, email_problem, source_file, source_line_number
+
+    @property
+    def contacts(self) -> int:
+        return int(self.by_problem["contacts"].sum()) if len(self.by_problem) else 0
+
+
+EMAIL_PROBLEM_EXAMPLES = 200
+
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
+def email_problems(db: str) -> EmailProblems:
+    """Every contact kept without an email because its address was refused (mart ``contact_email_problems``)."""
+    with read_only(db) as con:
+        t = con.table("contact_email_problems")
+        by_problem = (
+            t.group_by("email_problem")
+            .aggregate(contacts=t.count())
+            .order_by([ibis.desc("contacts"), "email_problem"])
+            .to_pandas()
+        )
+        examples = (
+            t.select("external_key", "email_as_typed", "email_problem", "source_file", "source_line_number")
+            .order_by(["email_problem", "external_key"])
+            .limit(EMAIL_PROBLEM_EXAMPLES)
+            .to_pandas()
+        )
+    return EmailProblems(by_problem=by_problem, examples=examples)
+
+
 @st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def rfm_segments(db: str) -> pd.DataFrame:
     """Columns ``rfm_segment``, ``profiles``, ``lifetime_value`` (EUR, summed); largest segment first."""

@@ -102,6 +102,31 @@ def overview(db: str) -> None:
         )
 
 
+def data_quality(db: str) -> None:
+    """Addresses the email policy refused: the contacts are kept without an email, and listed here to fix."""
+    problems = data.email_problems(db)
+    st.subheader("Data quality")
+    if not problems.contacts:
+        st.caption("Every email address in the warehouse passes Herald's email policy.")
+        return
+    st.metric(
+        "Contacts with an unusable email address",
+        f"{problems.contacts:,}",
+        help="Kept without an email (not reachable by email) until the address is fixed in the source and re-imported.",
+        border=True,
+    )
+    _table(problems.by_problem.rename(columns={"email_problem": "Problem", "contacts": "Contacts"}), "")
+    with st.expander(f"Contacts to fix (first {data.EMAIL_PROBLEM_EXAMPLES})"):
+        labels = {
+            "external_key": "External key",
+            "email_as_typed": "Email as typed",
+            "email_problem": "Problem",
+            "source_file": "File",
+            "source_line_number": "Line",
+        }
+        _table(problems.examples.rename(columns=labels), "")
+
+
 def search(db: str) -> str | None:
     """The search box and its results; returns the chosen profile id, if any."""
     st.header("Find a profile")
@@ -258,6 +283,7 @@ def profile_360(db: str, profile_id: str) -> None:
 st.title("Profiles")
 warehouse = require_warehouse()
 overview(warehouse)
+data_quality(warehouse)
 st.divider()
 picked = search(warehouse)
 if picked is not None:

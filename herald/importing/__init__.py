@@ -19,9 +19,13 @@ Decisions, and why:
 - Each rejected record gets one reason, the first failing rule (columns in raw-table order, a value's format
   before "required"). Its line is the physical line where the record starts, header = line 1.
 - Every text value is trimmed; an empty cell is null. Values are stored as typed, except for what is normalized:
-  country codes (upper case; names like "Deutschland" and alpha-3 codes accepted), language codes (``fr-CA`` ->
-  ``fr``), time zones (canonical spelling), consent channels and statuses (``E-Mail`` -> ``email``,
-  ``Subscribed`` -> ``opt_in``), currencies (``€`` -> ``EUR``), known order statuses and sales channels.
+  countries to ISO 3166 alpha-2 (codes, alpha-3, names in any language: ``pycountry`` and ``babel``), languages
+  to ISO 639 (``fr-CA`` -> ``fr``), time zones to their IANA name (``countries``), and the value domains the
+  warehouse tests (``herald.domains``: order statuses, sales channels, currencies, consent channels and statuses)
+  through their documented synonyms (``placed`` -> ``pending``, ``€`` -> ``EUR``).
+- Nothing an import lands can fail a build: a value outside a tested domain or range rejects its row. An
+  unrecognized country, language or time zone lands empty instead, with one warning per distinct value. A mapping
+  file can add spellings (``values:``) and choose either behaviour per column (``unknown_values:``).
 - An email that is present but not an address rejects the row: the contact is then unreachable by email and
   the value would silently count as "has email". Phones must have 6 to 15 digits and only formatting around them.
 - Numbers: the rightmost of ``.`` and ``,`` is the decimal separator when both appear; a lone comma is decimal

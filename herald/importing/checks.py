@@ -22,7 +22,7 @@ from herald.importing.kinds import DATE_ORDERS, UNKNOWN_COLUMN_MODES, DateOrder,
 from herald.importing.mapping import Mapping
 from herald.importing.rejects import REJECTS_LEADING_COLUMNS
 from herald.importing.report import ResolvedDateOrder
-from herald.importing.rules import typed_default
+from herald.importing.rules import typed_default, unknown_values_mode
 from herald.raw_schema import CRM_CONTACTS, RawTable
 
 
@@ -130,3 +130,21 @@ def typed_defaults(
             raise MappingFileError(f"{where}: defaults: {reason}")
         typed[name] = value
     return typed
+
+
+def check_value_mappings(where: Path, table: RawTable, mapping: Mapping, delimiter: str | None, today: dt.date) -> None:
+    """Every ``values:`` target is a value its column accepts; ``unknown_values:`` names columns with a list."""
+    for name, spellings in mapping.values:
+        for spelling, target in spellings:
+            if target is None:
+                continue
+            column = table.column(name)
+            value, reason = typed_default(table, column, target, delimiter=delimiter, order="ymd", today=today)
+            if value is None:
+                raise MappingFileError(f"{where}: values: {name}: {spelling!r} -> {target!r}: {reason}")
+    for name, _ in mapping.unknown_values:
+        if unknown_values_mode(table, name) is None:
+            raise MappingFileError(
+                f"{where}: unknown_values: {name} has no list of known values (it applies to value domains, "
+                "countries, languages and time zones)"
+            )

@@ -76,9 +76,10 @@ def import_file(
     attribute_keys = checks.check_unknown(path, table, plan, headers, unknown_columns)
     today = clock.now().date()
     defaults = checks.typed_defaults(mapping_path or path, table, mapping, info.delimiter, order, today)
+    checks.check_value_mappings(mapping_path or path, table, mapping, info.delimiter, today)
 
     source = read_rows(info, headers, progress)
-    checked = rows.check_rows(path, table, plan, source, defaults, order, info.delimiter, today)
+    checked = rows.check_rows(path, table, plan, source, defaults, order, info.delimiter, today, mapping)
     good = pc.indices_nonzero(pc.is_null(checked.reasons))
     reasons = checked.reasons
     if len(good):

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from herald.importing.headers import ColumnPlan
 from herald.importing.kinds import DateOrder
+from herald.importing.mapping import Mapping
 from herald.importing.readers import SourceRows
 from herald.importing.rejects import Reject
 from herald.importing.report import ColumnDateOrder
@@ -46,8 +47,11 @@ def check_rows(
     requested_order: DateOrder,
     delimiter: str | None,
     today: dt.date,
+    mapping: Mapping | None = None,
 ) -> Checked:
-    """Parse every raw column (absent ones are null, then mapping defaults) and find each row's first reason."""
+    """Parse every raw column (absent ones are null, then mapping defaults) and find each row's first reason.
+
+    ``mapping`` brings the file's own value spellings and unknown-value choices (see ``rules.parse_column``)."""
     n = rows.num_rows
     sources = {name: rows.columns[index] for name, index in plan.sources}
     temporal = {c.name: sources[c.name] for c in table.columns if is_temporal(c) and c.name in sources}
@@ -67,6 +71,7 @@ def check_rows(
                 delimiter=delimiter,
                 date_order=orders.get(column.name, "dmy"),
                 today=today,
+                mapping=mapping,
             )
             values = parsed.values
             reasons.append(parsed.reasons)

@@ -1,7 +1,14 @@
 """Which parser checks which raw column, and how the day/month order of date columns is decided.
 
 Rules are looked up by column name (an ``email`` is an email wherever it appears) and fall back to the raw
-column's type; ``status`` is the one name that means different things in different tables.
+column's type; columns holding a value domain (``herald.domains.COLUMN_DOMAINS``) are looked up by table and name,
+since ``status`` means different things in different tables.
+
+Value domains and ranges the warehouse tests (``herald.domains``) are enforced here, so nothing an import lands
+can fail a build: a value outside its domain (after the documented synonyms and the mapping file's ``values:``)
+rejects its row, as does a number outside its range. Countries, languages and time zones are reference lists,
+not tested domains: an unrecognized one lands empty with one warning per distinct value, unless the mapping file
+says ``unknown_values: {column: reject}``.
 """
 
 from __future__ import annotations
@@ -11,31 +18,36 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from herald.domains import COLUMN_DOMAINS, COLUMN_RANGES, ValueRange, spelling_key
 from herald.importing.dates import SlashEvidence, TemporalType, parse_temporal, slash_evidence
 from herald.importing.errors import AmbiguousDatesError
 from herald.importing.kinds import DateOrder
+from herald.importing.mapping import Mapping as MappingFile
+from herald.importing.mapping import UnknownValues
 from herald.importing.report import ColumnDateOrder, ResolvedDateOrder
 from herald.importing.values import (
     Column,
     Parsed,
-    parse_channel,
-    parse_consent_status,
+    clean_text,
+    first_reason,
     parse_country,
     parse_currency,
+    parse_domain,
     parse_double,
     parse_email,
     parse_integer,
     parse_json_object,
     parse_language,
-    parse_order_status,
     parse_phone,
     parse_sales_channel,
     parse_text,
     parse_time_zone,
+    reasons_where,
     via_distinct,
 )
-from herald.raw_schema import CONSENT_EVENTS, SHOP_ORDERS, RawColumn, RawTable
+from herald.raw_schema import RawColumn, RawTable
 
 _BY_NAME: dict[str, Callable[[str, Column], Parsed]] = {
     "email": parse_email,
@@ -47,13 +59,18 @@ _BY_NAME: dict[str, Callable[[str, Column], Parsed]] = {
     "currency": parse_currency,
     "sales_channel": parse_sales_channel,
 }
-_BY_TABLE: dict[tuple[str, str], Callable[[str, Column], Parsed]] = {
-    (CONSENT_EVENTS.name, "channel"): parse_channel,
-    (CONSENT_EVENTS.name, "status"): parse_consent_status,
-    (SHOP_ORDERS.name, "status"): parse_order_status,
-}
 # Columns whose values cannot lie in the future.
 _NOT_IN_FUTURE = frozenset({"birth_date"})
+# Reference lists no build tests: an unrecognized value lands empty by default, with a warning.
+_LOOKUP_NOUNS = {"country_code": "country", "language_code": "language", "time_zone": "time zone"}
+_WARNED_VALUES = 20
+
+
+def unknown_values_mode(table: RawTable, column: str) -> UnknownValues | None:
+    """What an unrecognized value does by default in a column with a closed list (None: no such list)."""
+    if (table.name, column) in COLUMN_DOMAINS:
+        return "reject"
+    return "null" if column in _LOOKUP_NOUNS else None
 
 
 def parse_column(
@@ -64,10 +81,33 @@ def parse_column(
     delimiter: str | None,
     date_order: ResolvedDateOrder,
     today: dt.date,
+    mapping: MappingFile | None = None,
+    lenient: bool = True,
 ) -> Parsed:
-    """Parse and check one column's values with the rule for that column. Eager and vectorized."""
+    """Parse and check one column's values with the rule for that column. Eager and vectorized.
+
+    ``mapping`` brings the file's own spellings and unknown-value choices; with ``lenient=False`` an unrecognized
+    value always gets a reason (for checking a single mapping value)."""
     name = column.name
-    rule = _BY_TABLE.get((table.name, name)) or _BY_NAME.get(name)
+    if mapping is not None and (spellings := mapping.values_for(name)):
+        values = _rewrite(values, spellings)
+    parsed = _parse(table, column, values, delimiter=delimiter, date_order=date_order, today=today)
+    if (bounds := COLUMN_RANGES.get((table.name, name))) is not None:
+        parsed = _check_range(name, values, parsed, bounds)
+    mode = (mapping.unknown_for(name) if mapping is not None else None) or unknown_values_mode(table, name)
+    if mode == "null" and lenient and parsed.reasons is not None:
+        parsed = _land_empty(name, values, parsed)
+    return parsed
+
+
+def _parse(
+    table: RawTable, column: RawColumn, values: Column, *, delimiter: str | None, date_order: ResolvedDateOrder,
+    today: dt.date,
+) -> Parsed:  # fmt: skip
+    name = column.name
+    if (domain := COLUMN_DOMAINS.get((table.name, name))) is not None:
+        return via_distinct(values, lambda v: parse_domain(name, v, domain))
+    rule = _BY_NAME.get(name)
     if rule is not None:
         return via_distinct(values, lambda v: rule(name, v))
     if column.type == "integer":
@@ -79,6 +119,45 @@ def parse_column(
         limit = today if column.name in _NOT_IN_FUTURE else None
         return parse_temporal(column.name, values, kind, date_order, not_after=limit)
     return parse_text(column.name, values)
+
+
+def _rewrite(values: Column, spellings: tuple[tuple[str, str | None], ...]) -> Column:
+    """The mapping file's own spellings replaced by what they stand for (None: empty), on distinct values."""
+    targets = {spelling_key(spelling): target for spelling, target in spellings}
+    text = clean_text(values)
+    distinct = pc.unique(text)
+    replaced = [v if v is None else targets.get(spelling_key(v), v) for v in distinct.to_pylist()]
+    return pc.take(pa.array(replaced, pa.string()), pc.index_in(text, value_set=distinct))
+
+
+def _check_range(name: str, values: Column, parsed: Parsed, bounds: ValueRange) -> Parsed:
+    number = parsed.values
+    low = pc.less(number, bounds.min_value) if bounds.min_value is not None else None
+    high = pc.greater(number, bounds.max_value) if bounds.max_value is not None else None
+    reasons = [parsed.reasons]
+    text = clean_text(values)
+    if low is not None:
+        reasons.append(reasons_where(low, name, text, f"is below the minimum {bounds.min_value:g} ({bounds.name})"))
+    if high is not None:
+        reasons.append(reasons_where(high, name, text, f"is above the maximum {bounds.max_value:g} ({bounds.name})"))
+    return Parsed(number, first_reason(*reasons), parsed.notes)
+
+
+def _land_empty(name: str, values: Column, parsed: Parsed) -> Parsed:
+    """Unrecognized values land empty instead of rejecting the row: one warning per distinct value, counted."""
+    unknown = pc.is_valid(parsed.reasons)
+    counts = pc.value_counts(pc.filter(clean_text(values), unknown)).to_pylist()
+    counts.sort(key=lambda c: (-c["counts"], c["values"]))
+    noun = _LOOKUP_NOUNS.get(name, "value of this column")
+    notes = [
+        f'{name}: "{c["values"]}" is not a known {noun}: {c["counts"]:,} row(s) landed with {name} empty '
+        "(map it under values: in a mapping file)"
+        for c in counts[:_WARNED_VALUES]
+    ]
+    if len(counts) > _WARNED_VALUES:
+        rest = sum(c["counts"] for c in counts[_WARNED_VALUES:])
+        notes.append(f"{name}: {len(counts) - _WARNED_VALUES:,} more unknown value(s) in {rest:,} row(s) landed empty")
+    return Parsed(parsed.values, None, (*parsed.notes, *notes))
 
 
 def is_temporal(column: RawColumn) -> bool:
@@ -157,7 +236,7 @@ def typed_default(
 ) -> tuple[pa.Scalar | None, str | None]:
     """A mapping default parsed like a cell of that column: (typed value, None) or (None, reason)."""
     values = pa.array([text], pa.string())
-    parsed = parse_column(table, column, values, delimiter=delimiter, date_order=order, today=today)
+    parsed = parse_column(table, column, values, delimiter=delimiter, date_order=order, today=today, lenient=False)
     reason = None if parsed.reasons is None else parsed.reasons[0].as_py()
     if reason is not None:
         return None, reason

@@ -12,17 +12,16 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from herald.importing.countries import COUNTRY_NAMES, ISO_COUNTRIES, LANGUAGE_NAMES
-from herald.raw_schema import CHANNELS
+from herald.domains import CHANNEL, CONSENT_STATUS, CURRENCY, ORDER_STATUS, SALES_CHANNEL, ValueDomain
+from herald.emails import MAX_ADDRESS_BYTES, MAX_LOCAL_PART, SPECIAL_USE_DOMAINS, check_email
+from herald.importing.countries import country_code, language_code, time_zone
 
 Column = Any  # a pyarrow Array or ChunkedArray; pyarrow ships no type information
 NULL_TEXT = pa.scalar(None, pa.string())
@@ -159,29 +158,41 @@ def parse_text(column: str, values: Column) -> Parsed:
     return Parsed(clean_text(values))
 
 
-_ASCII_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_ASCII_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_ASCII_EMAIL = rf"^{_ASCII_ATOM}(?:\.{_ASCII_ATOM})*@(?:{_ASCII_LABEL}\.)+(?:[A-Za-z]{{2,}}|xn--[A-Za-z0-9-]+)$"
-_ATOM = r"[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?"
-EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:\p{{L}}{{2,}}|xn--[a-z0-9-]+)$"
+# Plain lower-case ASCII addresses that email-validator always accepts unchanged: a vectorized fast path, so the
+# library (about 30,000 addresses a second) only sees the rest. A label of at most 63 characters is in the pattern;
+# the 64-character local part, 254-character address, "--" labels and special-use names are checked beside it.
+_PLAIN_EMAIL = r"^[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+_SPECIAL_USE_ENDING = rf"\.(?:{'|'.join(SPECIAL_USE_DOMAINS)})$"
 
 
 def parse_email(column: str, values: Column) -> Parsed:
-    """Keep the address as typed (trimmed); reject one that cannot be an address, since it is then unusable.
+    """Store the address in the form Herald's email policy (``herald.emails``) gives it; reject one it refuses.
 
-    The check is deliberately structural (local part, ``@``, a dotted domain with a top-level domain of letters)
-    and accepts international addresses (``zoë@münchen.de``). Unicode character classes are slow in the regex
-    engine, so they are only used for the few values the ASCII pattern does not accept.
+    The reason quotes the value and the policy's explanation, e.g. ``email: "bob@" is not an email address:
+    there must be something after the @-sign``. A note counts the addresses whose stored form differs from the
+    typed one (case, Unicode normalization, Punycode domains).
     """
     text = clean_text(values)
-    fits = pc.fill_null(pc.match_substring_regex(text, _ASCII_EMAIL), False)
-    retry = pc.and_(pc.and_(present(text), pc.invert(fits)), pc.match_substring_regex(text, r"[^\x00-\x7F]"))
-    retry = pc.fill_null(retry, False)
-    if pc.any(retry).as_py():
-        fits = scatter(fits, retry, pc.match_substring_regex(pc.filter(text, retry), EMAIL_PATTERN))
-    bad = pc.and_(present(text), pc.invert(fits))
-    return Parsed(text, reasons_where(bad, column, text, "is not an email address"))
+    lowered = pc.utf8_lower(text)
+    fast = pc.and_kleene(pc.string_is_ascii(text), pc.match_substring_regex(lowered, _PLAIN_EMAIL))
+    fast = pc.and_kleene(fast, pc.less_equal(pc.find_substring(lowered, "@"), MAX_LOCAL_PART))
+    fast = pc.and_kleene(fast, pc.less_equal(pc.utf8_length(lowered), MAX_ADDRESS_BYTES))
+    fast = pc.and_kleene(fast, pc.invert(pc.match_substring(lowered, "--")))
+    fast = pc.fill_null(pc.and_kleene(fast, pc.invert(pc.match_substring_regex(lowered, _SPECIAL_USE_ENDING))), False)
+    slow = pc.and_(present(text), pc.invert(fast))
+    stored = pc.if_else(fast, lowered, NULL_TEXT)
+    problems = pa.nulls(len(text), pa.string())
+    if pc.any(slow).as_py():
+        distinct = pc.unique(pc.filter(text, slow))
+        verdicts = [check_email(v) for v in distinct.to_pylist()]
+        index = pc.index_in(text, value_set=distinct)
+        stored = pc.if_else(slow, pc.take(pa.array([v.normalized for v in verdicts], pa.string()), index), stored)
+        problems = pc.take(pa.array([v.problem for v in verdicts], pa.string()), index)
+    bad = pc.is_valid(problems)
+    message = pc.binary_join_element_wise("is not an email address: ", problems, "")
+    changed = pc.sum(pc.fill_null(pc.not_equal(stored, text), False)).as_py() or 0
+    notes = (f"{column}: {changed:,} addresses stored in normalized form (lower case, Unicode NFC)",) if changed else ()
+    return Parsed(stored, reasons_where(bad, column, text, message), notes)
 
 
 _PHONE = r"^\+?[\s().\-/]*(?:[0-9][\s().\-/]*){6,15}$"  # one pattern: far faster than counting digits
@@ -195,136 +206,55 @@ def parse_phone(column: str, values: Column) -> Parsed:
     return Parsed(text, reasons_where(bad, column, text, "is not a phone number (6 to 15 digits)"))
 
 
-def country_code(value: str) -> str | None:
-    letters = value.strip()
-    if len(letters) == 2 and letters.isalpha():
-        code = {"UK": "GB", "EL": "GR"}.get(letters.upper(), letters.upper())
-        return code if code in ISO_COUNTRIES else None
-    return COUNTRY_NAMES.get(word_key(letters))
+# Unknown countries, languages and time zones get a reason here; the import's policy (rules.py) decides whether
+# that rejects the row or lands the value empty with a warning.
 
 
 def parse_country(column: str, values: Column) -> Parsed:
-    return _enum(column, values, country_code, "is not a country code (ISO 3166 alpha-2, e.g. DE)")
-
-
-_LOCALE = re.compile(r"^([A-Za-z]{2})(?:[-_][A-Za-z0-9]{2,8})*$")
-
-
-def language_code(value: str) -> str | None:
-    match = _LOCALE.match(value.strip())
-    if match:
-        return match.group(1).lower()
-    return LANGUAGE_NAMES.get(word_key(value))
+    return _enum(column, values, country_code, "is not a known country (ISO 3166 code or name, e.g. DE)")
 
 
 def parse_language(column: str, values: Column) -> Parsed:
-    return _enum(column, values, language_code, "is not a language code (ISO 639-1, e.g. en)")
-
-
-@cache
-def _time_zones() -> dict[str, str]:
-    return {name.casefold(): name for name in zoneinfo.available_timezones()}
-
-
-def time_zone(value: str) -> str | None:
-    zones = _time_zones()
-    if not zones:  # no time zone database on this machine: accept anything shaped like a zone name
-        return value if re.fullmatch(r"[A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*", value) else None
-    return zones.get(value.strip().casefold())
+    return _enum(column, values, language_code, "is not a known language (ISO 639 code or name, e.g. en)")
 
 
 def parse_time_zone(column: str, values: Column) -> Parsed:
-    return _enum(column, values, time_zone, "is not an IANA time zone (e.g. Europe/Paris)")
+    return _enum(column, values, time_zone, "is not a known time zone (IANA name, e.g. Europe/Paris)")
 
 
-_CHANNELS: dict[str, str] = {
-    **{word_key(c): c for c in CHANNELS},
-    "mail": "email", "emailmarketing": "email", "newsletter": "email",
-    "text": "sms", "textmessage": "sms", "mobile": "sms",
-    "pushnotification": "push", "pushnotifications": "push", "apppush": "push",
-    "inapp": "in_app", "inappmessage": "in_app",
-    "directmail": "direct_mail", "post": "direct_mail", "postal": "direct_mail", "postalmail": "direct_mail",
-    "letter": "direct_mail",
-}  # fmt: skip
+def parse_domain(column: str, values: Column, domain: ValueDomain) -> Parsed:
+    """A value of a closed domain (herald.domains): a value or a documented synonym, else a reason naming both."""
+    what = _DOMAIN_NOUNS.get(domain.name, f"a value of {domain.name}")
+    listed = f" ({', '.join(domain.values)})" if len(domain.values) <= 10 else ""
+    return _enum(column, values, domain.resolve, f"is not {what}{listed}")
+
+
+_DOMAIN_NOUNS = {"order_status": "an order status", "sales_channel": "a sales channel", "channel": "a channel",
+                 "consent_status": "a consent status", "currency": "an ISO 4217 currency code (e.g. EUR)"}  # fmt: skip
 
 
 def parse_channel(column: str, values: Column) -> Parsed:
-    message = f"is not a channel ({', '.join(CHANNELS)})"
-    return _enum(column, values, lambda v: _CHANNELS.get(word_key(v)), message)
-
-
-_OPT_IN = (
-    "opt_in",
-    "optin",
-    "opted in",
-    "in",
-    "subscribed",
-    "subscribe",
-    "yes",
-    "y",
-    "true",
-    "1",
-    "granted",
-    "consented",
-    "consent",
-    "accepted",
-    "accept",
-    "on",
-    "active",
-    "confirmed",
-    "double opt-in",
-    "ja",
-    "oui",
-)
-_OPT_OUT = ("opt_out", "optout", "opted out", "out", "unsubscribed", "unsubscribe", "no", "n", "false", "0",
-            "revoked", "withdrawn", "declined", "denied", "refused", "off", "inactive", "nein", "non")  # fmt: skip
-_STATUSES: dict[str, str] = {**{word_key(v): "opt_in" for v in _OPT_IN}, **{word_key(v): "opt_out" for v in _OPT_OUT}}
+    return parse_domain(column, values, CHANNEL)
 
 
 def parse_consent_status(column: str, values: Column) -> Parsed:
-    return _enum(column, values, lambda v: _STATUSES.get(word_key(v)), "is not a consent status (opt_in or opt_out)")
-
-
-_CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "US$": "USD", "£": "GBP", "¥": "JPY", "CHF": "CHF", "FR.": "CHF"}
+    return parse_domain(column, values, CONSENT_STATUS)
 
 
 def currency_code(value: str) -> str | None:
-    code = value.strip().upper()
-    code = _CURRENCY_SYMBOLS.get(code, code)
-    return code if re.fullmatch(r"[A-Z]{3}", code) else None
+    return CURRENCY.resolve(value)
 
 
 def parse_currency(column: str, values: Column) -> Parsed:
-    return _enum(column, values, currency_code, "is not a currency code (ISO 4217, e.g. EUR)")
+    return parse_domain(column, values, CURRENCY)
 
 
-def _open_enum(known: dict[str, str]) -> Callable[[str, Column], Parsed]:
-    """Known spellings become the canonical value; anything else lands lower-cased, with a note."""
-
-    def parse(column: str, values: Column) -> Parsed:
-        text = clean_text(values)
-        canonical = set(known.values())
-        mapped, _ = map_distinct(text, lambda v: known.get(word_key(v), v.lower()))
-        others = sorted(v for v in pc.unique(mapped).to_pylist() if v is not None and v not in canonical)
-        notes: tuple[str, ...] = ()
-        if others:
-            listed = ", ".join(others[:10]) + (", ..." if len(others) > 10 else "")
-            notes = (f"{column}: values not in the usual list landed as given: {listed}",)
-        return Parsed(mapped, None, notes)
-
-    return parse
+def parse_order_status(column: str, values: Column) -> Parsed:
+    return parse_domain(column, values, ORDER_STATUS)
 
 
-parse_order_status = _open_enum(
-    {"completed": "completed", "complete": "completed", "paid": "completed", "fulfilled": "completed",
-     "shipped": "completed", "delivered": "completed", "cancelled": "cancelled", "canceled": "cancelled",
-     "cancel": "cancelled", "void": "cancelled", "refunded": "refunded", "refund": "refunded", "returned": "refunded"}
-)  # fmt: skip
-parse_sales_channel = _open_enum(
-    {"web": "web", "online": "web", "website": "web", "webshop": "web", "ecommerce": "web", "app": "app",
-     "mobileapp": "app", "mobile": "app", "ios": "app", "android": "app", "store": "store", "shop": "store",
-     "retail": "store", "pos": "store", "offline": "store"}
-)  # fmt: skip
+def parse_sales_channel(column: str, values: Column) -> Parsed:
+    return parse_domain(column, values, SALES_CHANNEL)
 
 
 def parse_json_object(column: str, values: Column) -> Parsed:

@@ -44,11 +44,14 @@ from urllib.parse import urlsplit
 import yaml
 
 from herald import clock
+from herald.bounds import Bound, bounded
 from herald.campaigns.plans import Sender
 from herald.content.render import Renderer
+from herald.emails import check_email
 from herald.errors import HeraldError
 from herald.project import Project
 from herald.raw_schema import CRM_CONTACTS
+from herald.safe_text import free_text
 from senders.errors import TrackingError
 
 FieldType = Literal["text", "email", "tel", "date", "choice", "checkbox"]
@@ -59,10 +62,6 @@ RESERVED = frozenset({HONEYPOT, "form_started", "csrf", "action"})
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _TOPIC = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-# What the warehouse accepts as a valid address (dbt macro is_valid_email), on the lower-cased value.
-_ATOM = r"[a-z0-9!#$%&*+/=?^_{|}~-]+"
-_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
-_EMAIL = re.compile(rf"^{_ATOM}([.]{_ATOM})*@{_LABEL}([.]{_LABEL})*[.][a-z]{{2,}}$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{6,24}$")
 # Direction overrides and zero-width spaces hide what a value says; joiners some scripts need are kept.
 _INVISIBLE = frozenset("\u200b\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
@@ -286,11 +285,11 @@ def _field(data: object, where: str, fail: Any) -> FormField:
 def _sender(data: object, fail: Any) -> Sender:
     s = _mapping(data, "confirmation.sender", {"from_name", "from_email", "reply_to"}, fail)
     from_email = _text(s.get("from_email"), "confirmation.sender.from_email", fail, required=True)
-    if not _EMAIL.match(from_email.lower()):
-        raise fail("confirmation.sender.from_email", f"{from_email!r} is not an email address")
+    if problem := check_email(from_email).problem:
+        raise fail("confirmation.sender.from_email", f"{from_email!r} is not an email address: {problem}")
     reply_to = _text(s.get("reply_to"), "confirmation.sender.reply_to", fail) or None
-    if reply_to and not _EMAIL.match(reply_to.lower()):
-        raise fail("confirmation.sender.reply_to", f"{reply_to!r} is not an email address")
+    if reply_to and (problem := check_email(reply_to).problem):
+        raise fail("confirmation.sender.reply_to", f"{reply_to!r} is not an email address: {problem}")
     return Sender(_text(s.get("from_name"), "confirmation.sender.from_name", fail), from_email, reply_to)
 
 
@@ -310,13 +309,11 @@ def _text(value: object, where: str, fail: Any, *, required: bool = False) -> st
         return ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise fail(where, "must be text")
-    return str(value).strip()
+    return free_text(str(value), where, fail).strip()
 
 
 def _number(value: object, where: str, fail: Any, *, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise fail(where, f"must be a number from {low:g} to {high:g}")
-    return float(value)
+    return float(bounded(value, Bound(low, high, whole=False), where, fail))
 
 
 def _origin(url: str) -> str:
@@ -332,11 +329,6 @@ def _shown(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- input
-
-
-def normalize_email(value: str) -> str:
-    """As the warehouse normalizes addresses (dbt macro normalize_email), so a match here is a match there."""
-    return value.strip().lower()
 
 
 def check_submission(spec: FormSpec, raw: Mapping[str, str], *, today: dt.date | None = None) -> Submission:
@@ -368,10 +360,10 @@ def _check(f: FormField, raw: str, today: dt.date) -> tuple[str, str]:
     if _MARKUP.search(value):
         return "", "Please leave out < and > and other markup."
     if f.type == "email":
-        address = normalize_email(value)
-        if not _EMAIL.match(address):
-            return "", "Please enter a valid email address, like name@example.com."
-        return address, ""
+        verdict = check_email(value)
+        if verdict.normalized is None:
+            return "", f"Please enter a valid email address, like name@example.com ({verdict.problem})."
+        return verdict.normalized, ""
     if f.type == "tel":
         digits = sum(ch.isdigit() for ch in value)
         if not _PHONE.match(value) or not 6 <= digits <= 15:

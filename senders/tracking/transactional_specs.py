@@ -28,6 +28,7 @@ import yaml
 
 from herald.campaigns.plans import Sender
 from herald.content.render import Renderer
+from herald.emails import is_email
 from herald.errors import HeraldError
 from herald.project import Project
 from senders.errors import TrackingError
@@ -47,7 +48,6 @@ CONTEXT_FIELDS = ("message_id", "event", "unsubscribe_url", "preferences_url")
 MAX_STRING = 10_000
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 _KEYS = {"description", "channel", "template", "sender", "consent", "topic", "payload"}
 
 
@@ -206,10 +206,10 @@ def _sender(data: object, fail: Any) -> Sender:
     if unknown:
         raise fail("sender", f"unknown key(s) {', '.join(unknown)} (known: from_email, from_name, reply_to)")
     from_email = data.get("from_email")
-    if not isinstance(from_email, str) or not _EMAIL.match(from_email):
+    if not isinstance(from_email, str) or not is_email(from_email):
         raise fail("sender.from_email", f"{from_email!r} is not an email address")
     reply_to = data.get("reply_to")
-    if reply_to is not None and (not isinstance(reply_to, str) or not _EMAIL.match(reply_to)):
+    if reply_to is not None and (not isinstance(reply_to, str) or not is_email(reply_to)):
         raise fail("sender.reply_to", f"{reply_to!r} is not an email address")
     return Sender(str(data.get("from_name") or ""), from_email, reply_to)
 

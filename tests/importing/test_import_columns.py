@@ -143,7 +143,7 @@ def test_mapping_header_match_tolerates_case(project: Project, tmp_path: Path) -
         ("columns:\n  email: Courriel\n", "reads email from 'Courriel', which is not a column of the file"),
         ("colums:\n  email: Mail\n", "unknown key"),
         ("date_order: european\n", "date_order must be one of"),
-        ("defaults:\n  country_code: Narnia\n", 'country_code: "Narnia" is not a country code'),
+        ("defaults:\n  country_code: Narnia\n", 'country_code: "Narnia" is not a known country'),
         ("defaults:\n  external_key: x\n", "cannot have a default"),
         ("columns: [a, b]\n", "must map raw column names"),
         ("columns:\n  email: [\n", "not valid YAML"),

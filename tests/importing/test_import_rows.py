@@ -29,13 +29,13 @@ CONTACTS = (
 def test_each_rejected_row_gets_its_first_failing_rule_and_physical_line(project: Project, tmp_path: Path) -> None:
     source = write_text(tmp_path / "contacts.csv", CONTACTS)
     report = import_file(project, "profiles", source)
-    assert (report.rows_read, report.rows_inserted, report.rows_updated, report.rows_rejected) == (6, 1, 0, 5)
+    assert (report.rows_read, report.rows_inserted, report.rows_updated, report.rows_rejected) == (6, 2, 0, 4)
     assert report.rejects_path == tmp_path / "contacts.rejects.csv"
     assert rejects_by_line(report.rejects_path) == {
-        3: 'email: "bob@" is not an email address',  # not the phone or the country: the first rule wins
+        # not the phone or the country: the first rule wins
+        3: 'email: "bob@" is not an email address: there must be something after the @-sign',
         5: 'phone: "12" is not a phone number (6 to 15 digits)',
         6: "external_key: missing (required)",
-        7: 'country_code: "Narnia" is not a country code (ISO 3166 alpha-2, e.g. DE)',
         8: 'birth_date: "31/02/1990" is not a valid date (read as dd/mm/yyyy)',
     }
     rows = read_rejects(report.rejects_path)
@@ -43,11 +43,16 @@ def test_each_rejected_row_gets_its_first_failing_rule_and_physical_line(project
                        "birth_date"]  # fmt: skip
     # The original fields exactly as read: untrimmed, embedded newline kept.
     assert rows[1][2:] == ["2", "bob@", "12", "XX", "2 Main St\nApt 4", "1991-02-03"]
-    assert rows[4][2:] == ["4", "  eve@example.com  ", "", "Narnia", "", ""]
+    assert rows[4][2:] == ["5", "fay@example.com", "", "", "", "31/02/1990"]
     good = landed(project, "crm_contacts")
     assert [(r["external_key"], r["_line_number"], r["email"], r["phone"]) for r in good] == [
-        ("1", 2, "ann@example.com", "+33 6 12 34 56 78")
+        ("1", 2, "ann@example.com", "+33 6 12 34 56 78"),
+        ("4", 7, "eve@example.com", None),  # an unknown country keeps the contact, with the country empty
     ]
+    assert [r["country_code"] for r in good] == ["FR", None]
+    assert 'country_code: "Narnia" is not a known country: 1 row(s) landed with country_code empty' in "".join(
+        report.warnings
+    )
 
 
 def test_good_rows_land_in_one_batch_with_counts_and_checksum(project: Project, tmp_path: Path) -> None:
@@ -56,13 +61,16 @@ def test_good_rows_land_in_one_batch_with_counts_and_checksum(project: Project, 
     files = landed_files(project, "crm_contacts")
     assert len(files) == 1 and files[0].stem == report.batch_id
     rows = landed(project, "crm_contacts")
-    assert [(r["external_key"], r["_line_number"], r["_source_file"]) for r in rows] == [("1", 2, "contacts.csv")]
+    assert [(r["external_key"], r["_line_number"], r["_source_file"]) for r in rows] == [
+        ("1", 2, "contacts.csv"),
+        ("4", 7, "contacts.csv"),
+    ]
     batches = duckdb.sql(f"select * from '{project.landing_dir}/import_batches/{report.batch_id}-*.parquet'")
     (batch,) = batches.fetchall()
     record = dict(zip(batches.columns, batch, strict=True))
     assert record["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest() == report.source_sha256
     counts = (record["rows_read"], record["rows_inserted"], record["rows_updated"], record["rows_rejected"])
-    assert counts == (6, 1, 0, 5) == (report.rows_read, report.rows_inserted, report.rows_updated, report.rows_rejected)
+    assert counts == (6, 2, 0, 4) == (report.rows_read, report.rows_inserted, report.rows_updated, report.rows_rejected)
 
 
 def test_duplicates_in_the_file_last_occurrence_wins(project: Project, tmp_path: Path) -> None:
@@ -90,7 +98,9 @@ def test_a_later_invalid_duplicate_does_not_displace_a_good_one(project: Project
     report = import_file(project, "profiles", write_text(tmp_path / "c.csv", text))
     assert (report.rows_inserted, report.rows_rejected) == (1, 1)
     assert report.rejects_path is not None
-    assert rejects_by_line(report.rejects_path) == {3: 'email: "broken@" is not an email address'}
+    assert rejects_by_line(report.rejects_path) == {
+        3: 'email: "broken@" is not an email address: there must be something after the @-sign'
+    }
 
 
 def test_keys_are_trimmed_before_deduplication(project: Project, tmp_path: Path) -> None:
@@ -123,7 +133,12 @@ def test_rejects_path_can_be_chosen(project: Project, tmp_path: Path) -> None:
 def test_semicolon_files_get_semicolon_rejects(project: Project, tmp_path: Path) -> None:
     report = import_file(project, "profiles", write_text(tmp_path / "c.csv", "external_key;email\n1;x@\n"))
     assert report.rejects_path is not None
-    assert read_rejects(report.rejects_path, ";")[1] == ["2", 'email: "x@" is not an email address', "1", "x@"]
+    assert read_rejects(report.rejects_path, ";")[1] == [
+        "2",
+        'email: "x@" is not an email address: there must be something after the @-sign',
+        "1",
+        "x@",
+    ]
 
 
 def test_a_landing_failure_leaves_no_rejects_and_no_batch(
@@ -161,7 +176,7 @@ def test_consents(project: Project, tmp_path: Path) -> None:
     assert report.rejects_path is not None
     assert rejects_by_line(report.rejects_path) == {
         4: 'channel: "fax" is not a channel (email, sms, push, in_app, direct_mail)',
-        5: 'status: "maybe" is not a consent status (opt_in or opt_out)',
+        5: 'status: "maybe" is not a consent status (opt_in, opt_out)',
         6: "occurred_at: missing (required)",
     }
     rows = {r["consent_event_id"]: r for r in landed(project, "consent_events")}
@@ -207,7 +222,7 @@ def test_orders_and_order_lines(project: Project, tmp_path: Path) -> None:
 def test_summary_prints_the_counts_that_add_up(project: Project, tmp_path: Path) -> None:
     report = import_file(project, "profiles", write_text(tmp_path / "contacts.csv", CONTACTS))
     text = report.summary()
-    assert "read = inserted + updated + rejected: 6 = 1 + 0 + 5" in text
+    assert "read = inserted + updated + rejected: 6 = 2 + 0 + 4" in text
     assert "contacts.csv -> crm_contacts" in text and str(report.rejects_path) in text
     assert 'column "email" -> email (exact)' in text
 

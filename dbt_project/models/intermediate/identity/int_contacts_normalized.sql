@@ -1,4 +1,5 @@
--- One row per CRM contact (latest version), with the email normalized and checked and the phone in E.164.
+-- One row per CRM contact (latest version), with the email normalized and checked by Herald's email policy
+-- (email_problem says why an address is not usable; never dropped silently) and the phone in E.164.
 
 with
 
@@ -34,7 +35,7 @@ normalized as (
 
     select
         *,
-        {{ is_valid_email('normalized_email') }} as is_email_valid,
+        {{ email_problem('normalized_email') }} as email_problem,
         {{ e164_candidate('phone', 'phone_digits', 'calling_code', 'trunk_prefix') }} as phone_candidate
 
     from parsed
@@ -45,6 +46,7 @@ checked as (
 
     select
         *,
+        normalized_email is not null and email_problem is null as is_email_valid,
         {{ is_valid_e164('phone_candidate') }} as is_phone_valid
 
     from normalized
@@ -69,6 +71,8 @@ final as (
             when is_email_valid then {{ dbt.split_part('normalized_email', "'@'", 2) }}
         end as email_domain,
         case when is_phone_valid then phone_candidate end as phone,
+        case when email_problem is not null then email end as invalid_email,
+        email_problem,
         address_line1,
         address_line2,
         postal_code,
@@ -82,6 +86,10 @@ final as (
         end as locale,
         time_zone,
         attributes,
+        source_file,
+
+        ---------- numerics
+        source_line_number,
 
         ---------- booleans
         is_email_valid,
