@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from herald.generate._sql import int_list, inverse_cdf, lit, str_list
 from herald.generate.plan import CREATED_SKEW, CREATED_SPAN, FIRST_RANDOM_PROFILE, FORCED_FATE, FORCED_MESS, Plan
-from herald.generate.reference import COUNTRIES, GLOBAL_DOMAINS, Country
+from herald.generate.reference import COUNTRIES, GLOBAL_DOMAINS, Country, reserved_domain
 
 _POSTALS_PER_CITY = 24
 
@@ -41,7 +41,7 @@ def register_countries(con: duckdb.DuckDBPyConnection) -> None:
             "last": c.last_names,
             "street": c.streets,
             "line2": c.address_line2,
-            "domain": (*c.domains, *GLOBAL_DOMAINS, *GLOBAL_DOMAINS),
+            "domain": tuple(reserved_domain(d) for d in (*c.domains, *GLOBAL_DOMAINS, *GLOBAL_DOMAINS)),
             "mobile": c.mobile_prefixes,
         }
         countries.append(

@@ -448,6 +448,18 @@ COUNTRIES: tuple[Country, ...] = (
     ),
 )
 
+
+def reserved_domain(provider: str) -> str:
+    """A mailbox provider's domain as a name under example.com, reserved for examples (RFC 2606), so generated
+    addresses can never reach a real mailbox while still grouping by provider: ``gmail.com`` becomes
+    ``gmail.example.com``, ``yahoo.co.uk`` becomes ``yahoo-co-uk.example.com``."""
+    name, _, suffix = provider.partition(".")
+    return (
+        f"{name}.example.com" if suffix in ("com", "net", "org") else f"{name}-{suffix.replace('.', '-')}.example.com"
+    )
+
+
+# Providers as people write them; addresses use reserved_domain() of these.
 GLOBAL_DOMAINS: tuple[str, ...] = (
     "gmail.com",
     "gmail.com",

@@ -94,7 +94,7 @@ def test_breakdowns_are_titled_altair_charts(app_env) -> None:  # type: ignore[n
 def test_data_quality_counts_every_refused_address(app_env) -> None:  # type: ignore[no-untyped-def]
     at = _page(app_env)
     refused = app_env.value("select count(*) from contact_email_problems")
-    assert refused > 0  # the demo seeds carry broken addresses ("bob@", "fischer@gmail", "rlee@@verizon.net")
+    assert refused > 0  # the demo seeds carry broken addresses ("bob@", "fischer@gmail", "rlee@@verizon.example.com")
     assert _number(_metrics(at)["Contacts with an unusable email address"]) == refused
     shown = {str(v) for frame in at.dataframe for v in frame.value.get("Problem", [])}
     expected = {r[0] for r in app_env.rows("select distinct email_problem from contact_email_problems")}
