@@ -34,12 +34,14 @@ demo: install
 	$(BIN)/streamlit run app/streamlit_app.py --server.headless true --server.port $(PORT) \
 		--browser.gatherUsageStats false
 
-# PostgreSQL and Chromium from Debian's packages (Java for Spark is already on the machine).
+# PostgreSQL, Chromium and faketime (a demo built with the clock a year ahead) from Debian's packages (Java for
+# Spark is already on the machine).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	command -v faketime >/dev/null || missing="$$missing faketime"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
