@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,11 @@ from herald.raw_schema import BATCH_COLUMNS, IMPORT_BATCHES, RAW_TABLES, RawTabl
 
 DEMO_SEEDS_SUBDIR = "demo"
 DEMO_RECORD = "demo.json"
+# The demo's own specs, whose dates were written for the seeds' calendar (campaign dates, schedules, a journey's
+# start): they move with the data, so the demo's schedules lie ahead of the day it lands.
+DEMO_DATED_SPECS = ("plans/winter_2026.yml", "journeys/welcome_series.yml")
+_MOVED_MARK = re.compile(r"^# Dates moved with the demo data by (-?\d+) days\.\n", re.MULTILINE)
+_ISO_DATE = re.compile(r"(?<![\d-])(\d{4}-\d{2}-\d{2})(?![\d-])")
 _BATCH_TIME_FORMAT = "%Y%m%dT%H%M%S"
 
 _CSV_TYPES: dict[RawType, str] = {
@@ -95,6 +101,38 @@ def _record_shift(project: Project, shift: DemoShift) -> None:
     os.replace(tmp, path)
 
 
+def move_demo_specs(project: Project, shift: DemoShift) -> list[Path]:
+    """Move every date of the demo's own specs to the demo's calendar; returns the files changed.
+
+    Each file says by how much its dates were moved (a comment on its first line), so moving is idempotent and
+    a later load with another shift (a new warehouse on another day) moves them by the difference only."""
+    changed = []
+    for name in DEMO_DATED_SPECS:
+        path = project.specs_dir / name
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        mark = _MOVED_MARK.search(text)
+        delta = shift.days - (int(mark.group(1)) if mark else 0)
+        if delta == 0:
+            continue
+        body = _MOVED_MARK.sub("", text, count=1)
+        moved = _move_dates(body, delta)
+        header = f"# Dates moved with the demo data by {shift.days} days.\n" if shift.days else ""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        tmp.write_text(header + moved, encoding="utf-8")
+        os.replace(tmp, path)
+        changed.append(path)
+    return changed
+
+
+def _move_dates(text: str, days: int) -> str:
+    def moved(m: re.Match[str]) -> str:
+        return (dt.date.fromisoformat(m.group(1)) + dt.timedelta(days=days)).isoformat()
+
+    return _ISO_DATE.sub(moved, text)
+
+
 def _demo_batches(con: duckdb.DuckDBPyConnection, seeds: Path) -> list[tuple[str, str]]:
     """(seed batch id, table name) of every demo batch, from ``import_batches.csv``."""
     rel = _read_csv(con, seeds / seed_file_name(IMPORT_BATCHES), IMPORT_BATCHES)
@@ -154,6 +192,7 @@ def load_demo(project: Project, *, today: dt.date | None = None) -> list[LandedB
             DemoShift(0, DEMO_END_DATE + dt.timedelta(days=1)) if any(unmoved) else shift_for(today or clock.today())
         )
         _record_shift(project, shift)
+    move_demo_specs(project, shift)
     landed: list[LandedBatch] = []
     con = duckdb.connect()
     try:

@@ -16,12 +16,21 @@ import duckdb
 import pytest
 
 from herald import clock
-from herald.demo import DEMO_RECORD, demo_is_loaded, load_demo, recorded_shift
+from herald.campaigns.catalog import Catalog
+from herald.demo import (
+    DEMO_DATED_SPECS,
+    DEMO_RECORD,
+    DemoShift,
+    demo_is_loaded,
+    load_demo,
+    move_demo_specs,
+    recorded_shift,
+)
 from herald.generate import generate
 from herald.generate.seeds import DEMO_END_DATE
 from herald.project import Project
 from herald.warehouse import connect as warehouse_connect
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_scratch_project
 
 # Tables whose newest timestamp is "the newest event" of the demo.
 EVENT_COLUMNS = {
@@ -112,18 +121,21 @@ def test_a_demo_built_with_the_clock_a_year_ahead_is_current(tmp_path: Path) -> 
     faketime = shutil.which("faketime")
     assert faketime is not None, "faketime (Debian package) is needed: `make test` installs it"
     env = {k: v for k, v in os.environ.items() if k != clock.OFFSET_ENV}
+    scratch = make_scratch_project(tmp_path)  # `herald demo` moves the demo's specs: never the repository's
+    shutil.copytree(ROOT / "seeds" / "demo", scratch.root / "seeds" / "demo")
     env |= {
-        "HERALD_WAREHOUSE_DIR": str(tmp_path / "warehouse"),
+        "HERALD_HOME": str(scratch.root),
+        "HERALD_WAREHOUSE_DIR": str(scratch.warehouse_dir),
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
     }
     command = [faketime, "-f", "+365d", sys.executable, "-m", "herald.cli", "demo"]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(command, cwd=scratch.root, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     faked_today = (dt.datetime.now(dt.UTC) + dt.timedelta(days=365)).date()
-    warehouse = tmp_path / "warehouse"
+    warehouse = scratch.warehouse_dir
     assert _newest(warehouse / "landing") in {faked_today - dt.timedelta(days=1), faked_today - dt.timedelta(days=2)}
 
-    con = warehouse_connect(Project(root=ROOT, warehouse_dir=warehouse))
+    con = warehouse_connect(scratch)
     try:
         as_of = con.execute("select as_of from herald_meta.build_info").fetchone()
         counts = con.execute(
@@ -136,3 +148,22 @@ def test_a_demo_built_with_the_clock_a_year_ahead_is_current(tmp_path: Path) -> 
         con.close()
     assert as_of is not None and as_of[0].date() in {faked_today, faked_today - dt.timedelta(days=1)}
     assert counts is not None and 0 < counts[1] < counts[0], counts
+
+    # The demo's schedules moved with its data: they lie ahead of the (faked) day it landed.
+    scheduled = [r.delivery.schedule.at for r in Catalog.of(scratch).deliveries() if r.delivery.schedule.at]
+    assert scheduled and all(at.date() > faked_today for at in scheduled), scheduled
+
+
+def test_the_demo_specs_move_with_the_demo_and_back(tmp_path: Path) -> None:
+    scratch = make_scratch_project(tmp_path)
+    plan = scratch.specs_dir / DEMO_DATED_SPECS[0]
+    original = plan.read_text(encoding="utf-8")
+    landed_on = DEMO_END_DATE + dt.timedelta(days=1)
+    assert move_demo_specs(scratch, DemoShift(10, landed_on)) == [scratch.specs_dir / name for name in DEMO_DATED_SPECS]
+    assert "2026-12-13 09:00" in plan.read_text(encoding="utf-8")  # the email was due 2026-12-03
+    assert move_demo_specs(scratch, DemoShift(10, landed_on)) == []  # idempotent
+    move_demo_specs(scratch, DemoShift(375, landed_on))  # another warehouse, landed on another day
+    assert "2027-12-13 09:00" in plan.read_text(encoding="utf-8")
+    assert plan.read_text(encoding="utf-8").startswith("# Dates moved with the demo data by 375 days.")
+    move_demo_specs(scratch, DemoShift(0, landed_on))
+    assert plan.read_text(encoding="utf-8") == original
