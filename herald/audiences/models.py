@@ -6,7 +6,9 @@ the incremental mart that keeps every build's membership. Generated files carry 
 regenerates them and fails on any difference, so a model never drifts from its spec.
 
 The model holds the compiled SQL of each supported engine in a ``target.type`` branch. Names in it come from
-the allow-list; user values are literals, split where needed so no text of theirs can open a Jinja tag. When
+the allow-list; user values are literals. dbt renders the model and its YAML with Jinja, so the SQL and every
+string of the YAML (the description, the owner) go through ``herald.safe_text``: dbt gets the user's text back
+character for character and none of it runs as Jinja. When
 the compiler answers some conditions from ``profile_rollups``, each engine has two branches: that
 query, taken when the rollup was built at the build's ``as_of()`` (macro ``profile_rollups_are_current``),
 and the query without it, taken otherwise (a build of audience models alone, at a later ``as_of``).
@@ -20,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlglot import exp
 
 from herald.audiences.compiler import DIALECTS, Compiler
@@ -29,6 +30,7 @@ from herald.audiences.schema import AUDIENCE_TABLES, PROFILE_ROLLUPS, Schema, fr
 from herald.audiences.spec import AudienceSpec, dump_spec
 from herald.errors import AudienceSpecError
 from herald.project import Project
+from herald.safe_text import jinja_inert, yaml_for_dbt
 
 MODEL_PREFIX = "aud_"
 GENERATED_DIR = Path("dbt_project/models/marts/audiences/generated")
@@ -125,27 +127,27 @@ def drift(project: Project) -> list[str]:
 
 def render_for_dbt(query: exp.Expr, dialect: str) -> str:
     """SQL text of ``query`` for one engine, with refs and the reference time as dbt Jinja."""
-    safe = query.copy().transform(_jinja_inert_literal)
-    text = safe.sql(dialect=dialect, pretty=True)
+    safe = query.copy().transform(_placeholder_free_literal)
+    # The SQL holds no Jinja of ours yet: made inert whole, the values in its literals render back unchanged.
+    text = jinja_inert(safe.sql(dialect=dialect, pretty=True))
     for table in AUDIENCE_TABLES:
         text = text.replace(_REF.format(table), "{{ ref('" + table + "') }}")
     return text.replace(_AS_OF, "{{ as_of() }}")
 
 
-def _jinja_inert_literal(node: exp.Expr) -> exp.Expr:
-    # A literal holding "{{", "{%" or "{#" would be run by dbt's Jinja; one holding our placeholders would be
-    # replaced. Split such text into concatenated pieces that each end right after "{" (or cut the placeholder),
-    # so the model's text never contains either sequence while the value stays the same.
+def _placeholder_free_literal(node: exp.Expr) -> exp.Expr:
+    # A literal holding one of our placeholders would be replaced by a ref: split such text into concatenated
+    # pieces that cut the placeholder, so the model never contains it while the value stays the same.
     if not (isinstance(node, exp.Literal) and node.is_string):
         return node
     value = node.this
-    if "{" not in value and "__herald_" not in value:
+    if "__herald_" not in value:
         return node
     pieces: list[str] = []
     current = ""
     for ch in value:
         current += ch
-        if ch == "{" or current.endswith("__her"):
+        if current.endswith("__her"):
             pieces.append(current)
             current = ""
     pieces.append(current)
@@ -192,7 +194,13 @@ def _models_yaml(specs: list[AudienceSpec]) -> str:
             tests.append(
                 {"audience_group_shares": {"arguments": {"shares": {g.name: g.percent / 100 for g in spec.split}}}}
             )
-        description = spec.description.strip() or f"Members of audience {spec.name}."
+        # The user's text as written (yaml_for_dbt keeps it exact in the manifest), or ours when there is none.
+        description = spec.description if spec.description.strip() else f"Members of audience {spec.name}."
+        meta = {
+            "audience": spec.name,
+            "spec_version": spec_version(spec),
+            **({"owner": spec.owner} if spec.owner else {}),
+        }
         models.append(
             {
                 "name": model_name(spec.name),
@@ -200,7 +208,7 @@ def _models_yaml(specs: list[AudienceSpec]) -> str:
                     f"{description}\n\nGrain: one row per member profile. Key: profile_id. "
                     f"Generated from specs/audiences/{spec.name}.yml (version {spec_version(spec)})."
                 ),
-                "config": {"tags": ["audience"], "meta": {"audience": spec.name, "spec_version": spec_version(spec)}},
+                "config": {"tags": ["audience"], "meta": meta},
                 "columns": [
                     {
                         "name": "profile_id",
@@ -220,9 +228,7 @@ def _models_yaml(specs: list[AudienceSpec]) -> str:
             }
         )
     doc = {"version": 2, "models": models}
-    return "# Generated by `herald audience generate` from specs/audiences/. Do not edit.\n" + yaml.safe_dump(
-        doc, sort_keys=False, allow_unicode=True, width=110
-    )
+    return "# Generated by `herald audience generate` from specs/audiences/. Do not edit.\n" + yaml_for_dbt(doc)
 
 
 def _memberships_sql(specs: list[AudienceSpec]) -> str:

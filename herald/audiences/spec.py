@@ -31,7 +31,9 @@ from typing import Any, Literal, cast
 
 import yaml
 
+from herald.bounds import DAYS, MAGNITUDE, PERCENT, PROFILES, Bound, bounded, bounded_int
 from herald.errors import AudienceSpecError
+from herald.safe_text import Fail, failing_with, free_text, yaml_text
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -61,7 +63,10 @@ RELATED_SOURCES = ("orders", "order_lines", "events", "messages")
 CHANNELS = ("email", "sms", "push", "in_app", "direct_mail")
 MESSAGE_ACTIONS = ("received", "delivered", "opened", "clicked", "bounced", "unsubscribed")
 DEFAULT_GROUP = "target"
-MAX_DAYS = 36_600  # a century: larger windows are typos
+MAX_DAYS = int(DAYS.high)
+# How many members a limit keeps, and how many times a profile must have done something.
+LIMIT_COUNT = Bound(1, PROFILES.high)
+TIMES = Bound(1, PROFILES.high)
 MAX_DEPTH = 32
 # A value is data, never SQL; NUL cannot be stored by PostgreSQL and is never a meaningful filter value.
 _FORBIDDEN_CHARS = ("\x00",)
@@ -215,7 +220,13 @@ def load_spec(path: Path) -> AudienceSpec:
         raise AudienceSpecError(f"{path}: cannot read the file: {exc}") from exc
     except yaml.YAMLError as exc:
         raise AudienceSpecError(f"{path}: not valid YAML: {exc}") from exc
-    spec = parse_spec(data, source=str(path))
+    try:
+        spec = parse_spec(data, source=str(path))
+    except AudienceSpecError as exc:
+        # Errors inside a condition name its path (where.all[2].orders); the file is named here.
+        if str(exc).startswith(str(path)):
+            raise
+        raise AudienceSpecError(f"{path}: {exc}") from exc
     if spec.name != path.stem:
         raise AudienceSpecError(f"{path}: name {spec.name!r} differs from the file name {path.stem!r}")
     return spec
@@ -263,6 +274,11 @@ def _fail(path: str, message: str) -> AudienceSpecError:
     return AudienceSpecError(f"condition {path}: {message}")
 
 
+# For the shared checks: a spec-level field ("<file>: limit.count") and a spot inside a condition.
+_SPEC_FAIL: Fail = failing_with(AudienceSpecError)
+_CONDITION_FAIL: Fail = _fail
+
+
 def _no_unknown_keys(data: Mapping[Any, Any], known: set[str], where: str) -> None:
     unknown = [str(k) for k in data if k not in known]
     if unknown:
@@ -272,11 +288,7 @@ def _no_unknown_keys(data: Mapping[Any, Any], known: set[str], where: str) -> No
 
 
 def _text(value: object, where: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise AudienceSpecError(f"{where}: expected text, got {value!r}")
-    return value
+    return free_text(value, where, _SPEC_FAIL)
 
 
 def _names(value: object, where: str) -> tuple[str, ...]:
@@ -299,9 +311,7 @@ def _limit(value: object, where: str) -> Limit | None:
     if not isinstance(value, Mapping):
         raise AudienceSpecError(f"{where}: expected a number or {{count, order_by, descending}}")
     _no_unknown_keys(value, {"count", "order_by", "descending"}, where)
-    count = value.get("count")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise AudienceSpecError(f"{where}: `count` must be a whole number of at least 1, got {count!r}")
+    count = bounded_int(value.get("count"), LIMIT_COUNT, f"{where}.count", _SPEC_FAIL)
     order_by = value.get("order_by")
     if order_by is not None and not isinstance(order_by, str):
         raise AudienceSpecError(f"{where}: `order_by` must be a column name")
@@ -329,8 +339,7 @@ def _split(value: object, where: str) -> tuple[SplitGroup, ...]:
         name, percent = item["name"], item["percent"]
         if not isinstance(name, str) or not NAME_PATTERN.match(name.lower()) or name != name.strip():
             raise AudienceSpecError(f"{where}: group name {name!r} must be letters, digits and underscores")
-        if isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 < percent <= 100:
-            raise AudienceSpecError(f"{where}: group {name!r} needs a percent above 0 and at most 100")
+        percent = bounded(percent, PERCENT, f"{where}: group {name!r}: percent", _SPEC_FAIL)
         groups.append(SplitGroup(name=name, percent=float(percent)))
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
@@ -417,18 +426,18 @@ def _scalar(value: object, path: str) -> Scalar:
     if isinstance(value, str):
         if any(ch in value for ch in _FORBIDDEN_CHARS):
             raise _fail(path, "a value cannot contain a NUL character")
+        return free_text(value, path, _CONDITION_FAIL)
+    if isinstance(value, bool | dt.date):
         return value
-    if isinstance(value, bool | int | float | dt.date):
+    if isinstance(value, int | float):
         if isinstance(value, float) and value != value:  # NaN
             raise _fail(path, "a value cannot be NaN")
-        return value
+        return bounded(value, MAGNITUDE, path, _CONDITION_FAIL)
     raise _fail(path, f"a value must be text, a number, true/false or a date; got {value!r}")
 
 
 def _days(value: object, path: str, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
-        raise _fail(path, f"`{what}` needs a whole number of days from 0 to {MAX_DAYS}; got {value!r}")
-    return value
+    return bounded_int(value, DAYS, f"{path}.{what}", _CONDITION_FAIL)
 
 
 def _consent(body: object, path: str) -> Consent:
@@ -442,6 +451,8 @@ def _consent(body: object, path: str) -> Consent:
         raise _fail(path, f"`consent` channel must be one of {', '.join(CHANNELS)}; got {channel!r}")
     if topic is not None and (not isinstance(topic, str) or not topic or "\x00" in topic):
         raise _fail(path, f"`consent` topic must be text; got {topic!r}")
+    if topic is not None:
+        free_text(topic, f"{path}.topic", _CONDITION_FAIL)
     return Consent(channel=cast(str, channel), topic=topic, path=path)
 
 
@@ -459,6 +470,8 @@ def _in_audience(body: object, path: str) -> InAudience:
         groups = [groups]
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise _fail(path, "`groups` must be a list of group names")
+    for i, g in enumerate(groups):
+        free_text(g, f"{path}.groups[{i}]", _CONDITION_FAIL)
     return InAudience(name=name, groups=tuple(groups), path=path)
 
 
@@ -503,9 +516,7 @@ def _related(source: Source, body: object, path: str, depth: int) -> Related:
         if "at_least" in body:
             if measures:
                 raise _fail(path, "give `at_least` or a measure, not both")
-            value = body["at_least"]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise _fail(path, f"`at_least` needs a whole number of times, at least 1; got {value!r}")
+            value = bounded_int(body["at_least"], TIMES, f"{path}.at_least", _CONDITION_FAIL)
         if body.get("did_not"):
             if measures:
                 raise _fail(path, "give `did_not` or a measure, not both")
@@ -539,9 +550,8 @@ def _related(source: Source, body: object, path: str, depth: int) -> Related:
             raise _fail(here, f"`{measure}` needs `column`: the column to aggregate")
         if len(spec) != 1 or next(iter(spec)) not in COMPARISONS:
             raise _fail(here, f"give one comparison of {', '.join(COMPARISONS)}; got {list(spec)}")
-        ((op, value),) = spec.items()
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            raise _fail(here, f"compare with a number; got {value!r}")
+        ((op, raw_value),) = spec.items()
+        value = bounded(raw_value, MAGNITUDE, f"{here}.{op}", _CONDITION_FAIL)
     within = body.get("within_days")
     if within is not None:
         within = _days(within, path, "within_days")
@@ -622,7 +632,7 @@ def condition_to_dict(c: Condition) -> dict[str, Any]:
 
 def dump_spec(spec: AudienceSpec) -> str:
     """The YAML text of ``spec`` in canonical form."""
-    return yaml.safe_dump(spec_to_dict(spec), sort_keys=False, allow_unicode=True, width=100)
+    return yaml_text(spec_to_dict(spec), width=100)
 
 
 def _number(x: float) -> int | float:

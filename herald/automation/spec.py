@@ -35,7 +35,9 @@ import yaml
 
 from herald.automation.cron import Cron
 from herald.automation.errors import WorkflowSpecError
+from herald.bounds import DAYS, PROFILES, Bound, bounded
 from herald.project import Project
+from herald.safe_text import failing_with, free_text
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ActivityType = Literal[
@@ -44,6 +46,13 @@ ActivityType = Literal[
 ACTIVITY_TYPES: tuple[str, ...] = ActivityType.__args__  # type: ignore[attr-defined]
 IMPORT_KINDS = ("profiles", "consents", "orders", "order_lines")
 OPEN_EVENTS = ("opened", "clicked")
+_FAIL = failing_with(WorkflowSpecError)
+# The ranges of workflow and journey numbers (herald.bounds): waits up to a year, breakers above 0.
+WAIT = {"hours": Bound(0, 8_760, whole=False, unit="hours"), "minutes": Bound(0, 525_600, whole=False, unit="minutes")}
+BREAKERS = {
+    "max_source_age_hours": Bound(0, 8_760, whole=False, unit="hours", low_open=True),
+    "max_audience_change_percent": Bound(0, 10_000, whole=False, low_open=True),
+}
 
 # Keys each activity type accepts besides id, type and next.
 _KEYS: dict[str, set[str]] = {
@@ -315,14 +324,14 @@ def _check_options(kind: str, o: Mapping[str, Any], here: str) -> Breakers:
         if "min" not in o and "max" not in o:
             raise WorkflowSpecError(f"{here}: a test needs `min` or `max` (members of the audience)")
         for key in ("min", "max"):
-            if key in o and (not isinstance(o[key], int) or isinstance(o[key], bool) or o[key] < 0):
-                raise WorkflowSpecError(f"{here}: {key} must be a whole number of at least 0")
+            if key in o:
+                bounded(o[key], PROFILES, f"{here}: {key}", _FAIL)
     if kind == "wait":
         if not any(k in o for k in ("hours", "minutes")):
             raise WorkflowSpecError(f"{here}: a wait needs `hours` or `minutes`")
         for key in ("hours", "minutes"):
-            if key in o and (isinstance(o[key], bool) or not isinstance(o[key], int | float) or o[key] < 0):
-                raise WorkflowSpecError(f"{here}: {key} must be a number of at least 0")
+            if key in o:
+                bounded(o[key], WAIT[key], f"{here}: {key}", _FAIL)
     if kind == "wait_until":
         try:
             dt.time.fromisoformat(str(o["time"]))
@@ -350,9 +359,9 @@ def _check_options(kind: str, o: Mapping[str, Any], here: str) -> Breakers:
             f"{here}: breakers",
             {"max_source_age_hours", "sources", "max_audience_change_percent"},
         )
-        for key in ("max_source_age_hours", "max_audience_change_percent"):
-            if key in b and (isinstance(b[key], bool) or not isinstance(b[key], int | float) or b[key] <= 0):
-                raise WorkflowSpecError(f"{here}: breakers.{key} must be a number above 0")
+        for key, bound in BREAKERS.items():
+            if key in b:
+                bounded(b[key], bound, f"{here}: breakers.{key}", _FAIL)
         return Breakers(
             max_source_age_hours=b.get("max_source_age_hours"),
             sources=tuple(_names(b.get("sources", []), f"{here}: breakers.sources")),
@@ -403,9 +412,8 @@ def load_journey(path: Path) -> Journey:
         sid = _id(s.get("id") if isinstance(s, Mapping) else None, f"{where}: steps[{i}].id")
         here = f"{where}: step {sid!r}"
         sm = _mapping(s, here, {"id", "day", "channel", "template", "topic", "sender", "after", "unless"})
-        day = sm.get("day")
-        if not isinstance(day, int) or isinstance(day, bool) or day < 0:
-            raise WorkflowSpecError(f"{here}: day must be a whole number of days after entry (0 = the entry day)")
+        # Days after entry; 0 is the entry day.
+        day = int(bounded(sm.get("day"), DAYS, f"{here}: day", _FAIL))
         channel = sm.get("channel")
         if channel not in ("email", "sms"):
             raise WorkflowSpecError(f"{here}: channel must be email or sms; got {channel!r}")
@@ -464,11 +472,7 @@ def _id(value: object, where: str) -> str:
 
 
 def _text(value: object, where: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise WorkflowSpecError(f"{where}: expected text, got {value!r}")
-    return value
+    return free_text(value, where, _FAIL)
 
 
 def _zone(value: object, where: str) -> str:

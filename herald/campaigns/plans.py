@@ -43,15 +43,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from herald.bounds import MAGNITUDE, PERCENT, Bound, bounded, bounded_int
+from herald.emails import is_email
 from herald.errors import PlanError
+from herald.safe_text import failing_with, free_text
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CHANNELS = ("email", "sms", "push", "in_app", "direct_mail")
 AB_METRICS = ("opens", "clicks", "conversions")
 Channel = Literal["email", "sms", "push", "in_app", "direct_mail"]
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VARIANT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,30}$")
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
+_FAIL = failing_with(PlanError)
+# The ranges of a plan's numbers (herald.bounds); a number outside its range is refused naming file and field.
+CONTROL_PERCENT = Bound(0, 100, whole=False, high_open=True)
+BUDGET = Bound(0, 1_000_000_000_000, whole=False)
+EXPECTED = Bound(0, MAGNITUDE.high, whole=False)
+WINNER_AFTER_HOURS = Bound(1, 720, unit="hours")
+WEIGHT = Bound(1, 1_000)
+PRIORITY = Bound(-1_000, 1_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +186,7 @@ def _campaign(data: object, where: str) -> Campaign:
     expected_raw = m.get("expected") or {}
     if not isinstance(expected_raw, Mapping):
         raise PlanError(f"{where}: `expected` maps a result name to a number")
-    expected = tuple((str(k), _number(v, f"{where}: expected.{k}")) for k, v in expected_raw.items())
+    expected = tuple((str(k), _number(v, f"{where}: expected.{k}", EXPECTED)) for k, v in expected_raw.items())
     deliveries_raw = m.get("deliveries") or []
     if not isinstance(deliveries_raw, list):
         raise PlanError(f"{where}: `deliveries` must be a list")
@@ -188,7 +198,7 @@ def _campaign(data: object, where: str) -> Campaign:
         owner=_text(m.get("owner", ""), f"{where}: owner"),
         start=start,
         end=end,
-        budget=None if budget is None else _number(budget, f"{where}: budget"),
+        budget=None if budget is None else _number(budget, f"{where}: budget", BUDGET),
         expected=expected,
         deliveries=tuple(_delivery(d, f"{where}: deliveries[{i}]") for i, d in enumerate(deliveries_raw)),
     )
@@ -224,19 +234,13 @@ def _delivery(data: object, where: str) -> Delivery:
     sender = _sender(m.get("sender"), f"{where}: sender")
     if channel == "email" and sender is None:
         raise PlanError(f"{where}: an email delivery needs `sender: {{from_name, from_email}}`")
-    control = _number(m.get("control_percent", 0), f"{where}: control_percent")
-    if not 0 <= control < 100:
-        raise PlanError(f"{where}: control_percent must be at least 0 and below 100")
+    control = _number(m.get("control_percent", 0), f"{where}: control_percent", CONTROL_PERCENT)
     seeds = tuple(_list_of_text(m.get("seeds"), f"{where}: seeds"))
-    bad_seeds = [s for s in seeds if channel == "email" and not _EMAIL.match(s)]
+    bad_seeds = [s for s in seeds if channel == "email" and not is_email(s)]
     if bad_seeds:
         raise PlanError(f"{where}: seed addresses are not email addresses: {', '.join(bad_seeds)}")
-    weight = m.get("weight", 1)
-    priority = m.get("priority", 0)
-    if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
-        raise PlanError(f"{where}: weight must be a whole number of at least 1")
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise PlanError(f"{where}: priority must be a whole number")
+    weight = bounded_int(m.get("weight", 1), WEIGHT, f"{where}: weight", _FAIL)
+    priority = bounded_int(m.get("priority", 0), PRIORITY, f"{where}: priority", _FAIL)
     topic = m.get("topic")
     if topic is not None and (not isinstance(topic, str) or not ID_PATTERN.match(topic)):
         raise PlanError(f"{where}: topic must be a consent topic such as newsletter; got {topic!r}")
@@ -264,10 +268,10 @@ def _sender(data: object, where: str) -> Sender | None:
         return None
     m = _mapping(data, where, {"from_name", "from_email", "reply_to"})
     from_email = m.get("from_email")
-    if not isinstance(from_email, str) or not _EMAIL.match(from_email):
+    if not isinstance(from_email, str) or not is_email(from_email):
         raise PlanError(f"{where}: from_email must be an email address; got {from_email!r}")
     reply_to = m.get("reply_to")
-    if reply_to is not None and (not isinstance(reply_to, str) or not _EMAIL.match(reply_to)):
+    if reply_to is not None and (not isinstance(reply_to, str) or not is_email(reply_to)):
         raise PlanError(f"{where}: reply_to must be an email address; got {reply_to!r}")
     return Sender(_text(m.get("from_name", ""), f"{where}: from_name"), from_email, reply_to)
 
@@ -311,7 +315,7 @@ def _ab_test(data: object, where: str) -> AbTest | None:
     variants_raw = m.get("variants")
     if not isinstance(variants_raw, Mapping) or len(variants_raw) < 2:
         raise PlanError(f"{where}: `variants` maps at least two variant names to percents, e.g. {{A: 50, B: 50}}")
-    variants = tuple((str(k), _number(v, f"{where}: {k}")) for k, v in variants_raw.items())
+    variants = tuple((str(k), _number(v, f"{where}: variants.{k}", PERCENT)) for k, v in variants_raw.items())
     bad = [name for name, _ in variants if not _VARIANT.match(name)]
     if bad:
         raise PlanError(f"{where}: variant names must be letters, digits and underscores: {', '.join(bad)}")
@@ -320,12 +324,8 @@ def _ab_test(data: object, where: str) -> AbTest | None:
     metric = m.get("metric", "clicks")
     if metric not in AB_METRICS:
         raise PlanError(f"{where}: metric must be one of {', '.join(AB_METRICS)}")
-    hours = m.get("winner_after_hours", 4)
-    if not isinstance(hours, int) or isinstance(hours, bool) or hours < 1:
-        raise PlanError(f"{where}: winner_after_hours must be a whole number of at least 1")
-    test_percent = _number(m.get("test_percent", 100), f"{where}: test_percent")
-    if not 0 < test_percent <= 100:
-        raise PlanError(f"{where}: test_percent must be above 0 and at most 100")
+    hours = bounded_int(m.get("winner_after_hours", 4), WINNER_AFTER_HOURS, f"{where}: winner_after_hours", _FAIL)
+    test_percent = _number(m.get("test_percent", 100), f"{where}: test_percent", PERCENT)
     return AbTest(variants=variants, metric=metric, winner_after_hours=hours, test_percent=test_percent)
 
 
@@ -363,17 +363,11 @@ def _id(value: object, where: str) -> str:
 
 
 def _text(value: object, where: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise PlanError(f"{where}: expected text, got {value!r}")
-    return value
+    return free_text(value, where, _FAIL)
 
 
-def _number(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PlanError(f"{where}: expected a number, got {value!r}")
-    return float(value)
+def _number(value: object, where: str, bound: Bound) -> float:
+    return float(bounded(value, bound, where, _FAIL))
 
 
 def _date(value: object, where: str) -> dt.date | None:
@@ -392,4 +386,4 @@ def _list_of_text(value: object, where: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise PlanError(f"{where}: expected a list of text")
-    return cast(list[str], value)
+    return [free_text(v, f"{where}[{i}]", _FAIL) for i, v in enumerate(value)]

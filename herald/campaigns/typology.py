@@ -32,8 +32,18 @@ from typing import Any, cast
 
 import yaml
 
+from herald.bounds import DAYS, Bound, bounded_int
 from herald.campaigns.plans import CHANNELS, ID_PATTERN
 from herald.errors import PlanError
+from herald.safe_text import failing_with, free_text
+
+_FAIL = failing_with(PlanError)
+# The ranges of a typology's numbers (herald.bounds).
+FATIGUE_MAX = Bound(0, 10_000)
+FATIGUE_PERIOD_DAYS = Bound(1, DAYS.high, unit="days")
+# Concatenated SMS carry at most 255 parts; push services take a few kilobytes.
+MAX_SMS_SEGMENTS = Bound(1, 255)
+MAX_PUSH_BYTES = Bound(1, 65_536)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +125,8 @@ def parse_typology(data: object, *, source: str = "typology") -> Typology:
         fatigue.append(
             FatigueRule(
                 rule_name,
-                _whole(r.get("max"), f"{where}: max", 0),
-                _whole(r.get("period_days"), f"{where}: period_days", 1),
+                _whole(r.get("max"), f"{where}: max", FATIGUE_MAX),
+                _whole(r.get("period_days"), f"{where}: period_days", FATIGUE_PERIOD_DAYS),
                 channel,
             )
         )
@@ -130,7 +140,7 @@ def parse_typology(data: object, *, source: str = "typology") -> Typology:
     )
     return Typology(
         name=name,
-        description=str(m.get("description") or ""),
+        description=free_text(m.get("description"), f"{source}: description", _FAIL),
         require_consent=consent == "required",
         exclude_quarantined=_flag(f.get("quarantine", True), f"{source}: filtering.quarantine"),
         dedupe_address=_flag(f.get("duplicate_address", True), f"{source}: filtering.duplicate_address"),
@@ -140,8 +150,8 @@ def parse_typology(data: object, *, source: str = "typology") -> Typology:
         require_subject=_flag(c.get("require_subject", True), f"{source}: control.require_subject"),
         require_unsubscribe=_flag(c.get("require_unsubscribe", True), f"{source}: control.require_unsubscribe"),
         allowed_from_domains=tuple(d.lower() for d in _texts(c.get("allowed_from_domains"), f"{source}: control")),
-        max_sms_segments=_whole(c.get("max_sms_segments", 3), f"{source}: control.max_sms_segments", 1),
-        max_push_bytes=_whole(c.get("max_push_bytes", 4096), f"{source}: control.max_push_bytes", 1),
+        max_sms_segments=_whole(c.get("max_sms_segments", 3), f"{source}: control.max_sms_segments", MAX_SMS_SEGMENTS),
+        max_push_bytes=_whole(c.get("max_push_bytes", 4096), f"{source}: control.max_push_bytes", MAX_PUSH_BYTES),
     )
 
 
@@ -160,10 +170,8 @@ def _flag(value: object, where: str) -> bool:
     return value
 
 
-def _whole(value: object, where: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise PlanError(f"{where}: expected a whole number of at least {minimum}, got {value!r}")
-    return value
+def _whole(value: object, where: str, bound: Bound) -> int:
+    return bounded_int(value, bound, where, _FAIL)
 
 
 def _texts(value: object, where: str) -> list[str]:

@@ -271,6 +271,8 @@ def _field(data: object, where: str, fail: Any) -> FormField:
             raise fail(f"{where}.choices", "a choice field needs a list (or a value: label mapping) of choices")
     elif raw_choices is not None:
         raise fail(f"{where}.choices", "only choice fields have choices")
+    for value, choice_label in choices:
+        free_text(choice_label, f"{where}.choices.{value}", fail)
     return FormField(
         name=name,
         type=cast(FieldType, kind),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dbt.clients.jinja import get_rendered
 from sqlglot import exp
 
 from herald.audiences.compiler import Compiler, timestamp_literal
@@ -33,8 +34,12 @@ HOSTILE = [
     "{% do log('x') %}{# c #}",
     "__herald_ref_profiles__",
     "line\nbreak\ttab",
+    "carriage\r\nreturn\r",
+    "{% raw %}{% endraw %}{{",
     "",
 ]
+# What herald.safe_text writes for a character Jinja must not read as syntax.
+_PRINTS = {"{{ '{' }}", "{{ '\\r' }}", "{{ '\\n' }}"}
 
 
 def _no_saved(name: str) -> AudienceSpec:
@@ -96,11 +101,11 @@ def test_values_in_generated_models_cannot_open_jinja(con: duckdb.DuckDBPyConnec
     spec = parse_spec({"name": "hostile", "where": {"first_name": {"eq": value}}})
     query = dbt_compiler(from_warehouse(con), AudienceLibrary(Path("/nonexistent"))).query(spec)
     text = render_for_dbt(query, "duckdb")
-    # The only Jinja left is ours: refs and the reference time.
-    assert set(re.findall(r"\{\{.*?\}\}", text)) <= {"{{ ref('profiles') }}", "{{ as_of() }}"}
+    # The only Jinja left is ours: refs, the reference time, and expressions that print one character.
+    assert set(re.findall(r"\{\{.*?\}\}", text)) <= {"{{ ref('profiles') }}", "{{ as_of() }}", *_PRINTS}
     assert "{%" not in text and "{#" not in text
-    # With the Jinja rendered by hand, the SQL still selects exactly the profile holding the value.
-    sql = text.replace("{{ ref('profiles') }}", "profiles").replace("{{ as_of() }}", "current_timestamp")
+    # Rendered by dbt's own Jinja (only ref and as_of defined), the SQL selects exactly the profile holding the value.
+    sql = get_rendered(text, {"ref": lambda name: name, "as_of": lambda: "current_timestamp"})
     expected = [f"H{HOSTILE.index(value):02d}"]
     assert sorted(r[0] for r in con.execute(sql).fetchall() if r[0].startswith("H")) == expected
 

@@ -101,7 +101,7 @@ def test_compile_errors_name_the_condition(con: duckdb.DuckDBPyConnection, where
         ({"name": "a", "where": {"last_order_at": {"in_last_days": -3}}}, r"whole number of days"),
         ({"name": "a", "split": {"groups": {"A": 50, "B": 40}}}, r"add up to 90, not 100"),
         ({"name": "a", "split": {"groups": {"A": 100}}}, r"at least two groups"),
-        ({"name": "a", "limit": {"count": 0}}, r"at least 1"),
+        ({"name": "a", "limit": {"count": 0}}, r"limit\.count: expected a whole number from 1 to 1,000,000,000, got 0"),
         ({"name": "Robert'); DROP TABLE profiles;--"}, r"`name` must be lower-case letters"),
         ({"name": "a", "union": ["a"]}, r"refers to itself"),
         ({"name": "a", "colour": "red"}, r"unknown key\(s\) colour"),

@@ -64,7 +64,7 @@ def test_activities_follow_the_list_unless_they_name_next(tmp_path: Path) -> Non
         ),
         (
             "- {id: a, type: deliver, delivery: d, breakers: {max_audience_change_percent: -5}}",
-            "activity 'a': breakers.max_audience_change_percent must be a number above 0",
+            "activity 'a': breakers.max_audience_change_percent: expected a number above 0 and at most 10,000, got -5",
         ),
         ("- {id: a, type: build}\n- {id: a, type: end}", "activity 'a' is defined twice"),
         ("- {id: a, type: build, next: b}\n- {id: b, type: build, next: a}", "the graph loops (a → b → a)"),
@@ -116,7 +116,10 @@ def test_a_workflow_naming_a_missing_journey_fails_to_load(tmp_path: Path) -> No
     ("steps", "message"),
     [
         ("- {id: s, day: 0, channel: fax, template: t}", "step 's': channel must be email or sms"),
-        ("- {id: s, day: -1, channel: sms, template: t}", "step 's': day must be a whole number"),
+        (
+            "- {id: s, day: -1, channel: sms, template: t}",
+            "step 's': day: expected a whole number of days from 0 to 36,600",
+        ),
         ("- {id: s, day: 0, channel: sms, template: t, after: later}", "step 's': after must name an earlier step"),
         ("- {id: s, day: 0, channel: email, template: t}", "step 's': an email step needs sender"),
         ("- {id: s, day: 0, channel: sms, template: t, unless: opened}", "step 's': unless must be opened or clicked"),
