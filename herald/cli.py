@@ -3,7 +3,7 @@
     herald demo                      land the demo data and build (the app is started by `make demo`)
     herald build                     build the warehouse with dbt and publish it for readers
     herald status                    what is published and what has landed
-    herald import profiles FILE      import contacts (also: consents, orders, order_lines)
+    herald import profiles FILE      import contacts (also: consents, orders, order_lines, payments)
     herald export TABLE --out FILE   export a mart (or: herald export audience NAME --out FILE)
     herald generate --profiles N --out DIR    write the raw shape at any size, for benchmarks
     herald audience list|count|sql|build|generate    audiences from specs/audiences/
@@ -338,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("status", cmd_status)
 
     p = add("import", cmd_import)
-    p.add_argument("kind", choices=["profiles", "consents", "orders", "order_lines"])
+    # Spelled out: importing herald.importing here would slow every command's start (a test keeps them equal).
+    p.add_argument("kind", choices=["profiles", "consents", "orders", "order_lines", "payments"])
     p.add_argument("file", help="CSV or Parquet file")
     p.add_argument("--mapping", help="YAML column mapping (default: match headers automatically)")
     p.add_argument("--rejects", help="where rejected rows go (default: FILE.rejects.csv beside the input)")

@@ -123,6 +123,26 @@ CONSENT_STATUS = ValueDomain(
     }),
 )  # fmt: skip
 
+PAYMENT_STATUS = ValueDomain(
+    "payment_status",
+    ("pending", "authorized", "captured", "refunded", "failed", "voided"),
+    "What one payment transaction did. Only captured money counts as paid; a refunded row is money given back "
+    "(a refund is its own row, with a positive amount); pending, authorized, failed and voided move no money.",
+    _pairs({
+        "pending": ("processing", "in_progress", "initiated", "created", "open", "requires_action",
+                    "requires_confirmation", "awaiting_payment", "unpaid"),
+        "authorized": ("authorised", "authorization", "authorisation", "auth", "requires_capture", "approved",
+                       "reserved"),
+        "captured": ("capture", "paid", "sale", "settled", "succeeded", "success", "successful", "completed",
+                     "complete", "charged", "collected", "sentforsettle", "bezahlt", "payé"),
+        "refunded": ("refund", "partially_refunded", "partial_refund", "chargeback", "charged_back", "reversed",
+                     "reversal", "returned", "erstattet", "remboursé"),
+        "failed": ("failure", "declined", "refused", "rejected", "denied", "error", "errored", "abgelehnt",
+                   "refusé"),
+        "voided": ("void", "cancelled", "canceled", "cancel", "expired", "released", "storniert", "annulé"),
+    }),
+)  # fmt: skip
+
 CURRENCY = ValueDomain(
     "currency",
     tuple(sorted(c.alpha_3 for c in pycountry.currencies)),
@@ -131,7 +151,7 @@ CURRENCY = ValueDomain(
      ("Fr.", "CHF"), ("zł", "PLN"), ("kr", "SEK"), ("₹", "INR"), ("R$", "BRL")),
 )  # fmt: skip
 
-DOMAINS: tuple[ValueDomain, ...] = (ORDER_STATUS, SALES_CHANNEL, CHANNEL, CONSENT_STATUS, CURRENCY)
+DOMAINS: tuple[ValueDomain, ...] = (ORDER_STATUS, SALES_CHANNEL, CHANNEL, CONSENT_STATUS, PAYMENT_STATUS, CURRENCY)
 
 AMOUNT = ValueRange("amount", "A money amount: a refund is a status, never a negative amount.", min_value=0)
 QUANTITY = ValueRange("quantity", "Units of a product: a return is a status, never a negative quantity.", min_value=0)
@@ -145,11 +165,14 @@ COLUMN_DOMAINS: dict[tuple[str, str], ValueDomain] = {
     ("shop_orders", "currency"): CURRENCY,
     ("consent_events", "channel"): CHANNEL,
     ("consent_events", "status"): CONSENT_STATUS,
+    ("shop_payments", "status"): PAYMENT_STATUS,
+    ("shop_payments", "currency"): CURRENCY,
 }
 COLUMN_RANGES: dict[tuple[str, str], ValueRange] = {
     ("shop_orders", "total_amount"): AMOUNT,
     ("shop_order_lines", "quantity"): QUANTITY,
     ("shop_order_lines", "unit_price"): AMOUNT,
+    ("shop_payments", "amount"): AMOUNT,
 }
 
 

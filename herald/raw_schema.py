@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from herald.domains import CHANNEL, CONSENT_STATUS, CURRENCY, ORDER_STATUS, SALES_CHANNEL
+from herald.domains import CHANNEL, CONSENT_STATUS, CURRENCY, ORDER_STATUS, PAYMENT_STATUS, SALES_CHANNEL
 
 RawType = Literal["varchar", "integer", "double", "date", "timestamp"]
 
@@ -143,6 +143,26 @@ SHOP_ORDER_LINES = RawTable(
     ),
 )
 
+SHOP_PAYMENTS = RawTable(
+    name="shop_payments",
+    system="shop",
+    description=(
+        "Payment transactions of shop orders, one row per transaction (a capture, a refund, a failed attempt...). "
+        "Many shops export them apart from the orders; an order's paid and refunded amounts come from them."
+    ),
+    key="payment_id",
+    loaded_at_column="_loaded_at",
+    columns=(
+        _c("payment_id", "varchar", "The shop's or payment provider's id of the transaction.", required=True),
+        _c("order_id", "varchar", "Order the payment belongs to.", required=True),
+        _c("status", "varchar", f"{_one_of(PAYMENT_STATUS.values)} (domain {PAYMENT_STATUS.name}).", required=True),
+        _c("method", "varchar", "How it was paid, as the shop names it: card, paypal, klarna, gift_card, ..."),
+        _c("currency", "varchar", f"ISO 4217 currency code (domain {CURRENCY.name}); empty: the order's currency."),
+        _c("amount", "double", "Amount of the transaction; never negative (a refund is a status).", required=True),
+        _c("processed_at", "timestamp", "When the transaction was processed (UTC).", required=True),
+    ),
+)
+
 APP_EVENTS = RawTable(
     name="app_events",
     system="app",
@@ -255,6 +275,7 @@ RAW_TABLES: tuple[RawTable, ...] = (
     CONSENT_EVENTS,
     SHOP_ORDERS,
     SHOP_ORDER_LINES,
+    SHOP_PAYMENTS,
     APP_EVENTS,
     PUSH_TOKENS,
     MESSAGE_HISTORY,

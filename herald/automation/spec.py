@@ -44,7 +44,8 @@ ActivityType = Literal[
     "import", "build", "audience", "test", "wait", "wait_until", "deliver", "journey", "export", "end"
 ]
 ACTIVITY_TYPES: tuple[str, ...] = ActivityType.__args__  # type: ignore[attr-defined]
-IMPORT_KINDS = ("profiles", "consents", "orders", "order_lines")
+# Spelled out (importing herald.importing would load the importer into every spec read); a test keeps it equal.
+IMPORT_KINDS = ("profiles", "consents", "orders", "order_lines", "payments")
 OPEN_EVENTS = ("opened", "clicked")
 _FAIL = failing_with(WorkflowSpecError)
 # The ranges of workflow and journey numbers (herald.bounds): waits up to a year, breakers above 0.

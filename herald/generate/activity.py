@@ -227,15 +227,88 @@ FROM ({_lines_sql(plan)})
 """
 
 
+def _totals_sql(plan: Plan) -> str:
+    """Each order's total: what its lines add up to, in the order currency."""
+    lines = _lines_sql(plan)
+    return f"SELECT order_no, round(sum(quantity * unit_price), 2) AS total_amount FROM ({lines}) GROUP BY order_no"
+
+
 def shop_orders_sql(plan: Plan) -> str:
     return f"""
 WITH totals AS (
-    SELECT order_no, round(sum(quantity * unit_price), 2) AS total_amount FROM ({_lines_sql(plan)}) GROUP BY order_no
+    {_totals_sql(plan)}
 )
 SELECT 'O' || lpad(o.order_no::VARCHAR, {plan.event_digits}, '0') AS order_id,
     key_of(o.i) AS external_key, o.status, o.sales_channel, o.currency, t.total_amount,
     ts(o.ordered_e) AS ordered_at, o.order_no AS _line_number
 FROM orders o JOIN totals t USING (order_no)
+"""
+
+
+_METHODS_ONLINE = ("card", "paypal", "apple_pay", "klarna", "gift_card")
+_METHOD_ONLINE_WEIGHTS = (58, 22, 9, 7, 4)
+_METHODS_STORE = ("card", "cash", "gift_card")
+_METHOD_STORE_WEIGHTS = (74, 22, 4)
+
+
+def shop_payments_sql(plan: Plan) -> str:
+    """Each order's payment transactions, as a payment provider's export has them.
+
+    A completed order was captured in full, sometimes after a declined attempt, and now and then partly refunded
+    later; a refunded order was captured, then refunded in full; a cancelled order was authorized and voided, or
+    only declined (a cancelled cash sale moved no money). Amounts are the order total in the order currency.
+    Every draw is salted ``pay_*``, so adding payments left every other table's rows as they were.
+    """
+    end = plan.end_epoch
+    online = str_list([_METHODS_ONLINE[k] for k in inverse_cdf(_METHOD_ONLINE_WEIGHTS, 100)])
+    store = str_list([_METHODS_STORE[k] for k in inverse_cdf(_METHOD_STORE_WEIGHTS, 100)])
+    # Refunds come days later, but never after the data window ends (nor all on its last second).
+    refund_e = (
+        f"captured_e + least(86400 * (1 + ri(ok, 'pay_refund_days', 28)) + ri(ok, 'pay_refund_s', 86400), "
+        f"floor(({end} - 1 - captured_e) * u(ok, 'pay_refund_cap'))::BIGINT)"
+    )
+    return f"""
+WITH o AS (
+    SELECT o.order_no, o.ok, o.status AS order_status, o.currency, o.ordered_e, t.total_amount AS total,
+        CASE WHEN o.sales_channel = 'store' THEN {store}[ri(o.ok, 'pay_method', 100) + 1]
+             ELSE {online}[ri(o.ok, 'pay_method', 100) + 1] END AS method,
+        o.status <> 'cancelled' AND o.sales_channel <> 'store' AND u(o.ok, 'pay_declined') < 0.05 AS declined_first,
+        u(o.ok, 'pay_cancel') < 0.6 AS was_authorized
+    FROM orders o JOIN ({_totals_sql(plan)}) t USING (order_no)
+), timed AS (
+    SELECT *,
+        least({end} - 1, ordered_e + CASE WHEN declined_first THEN 60 + ri(ok, 'pay_retry', 540)
+                                         ELSE ri(ok, 'pay_delay', 30) END) AS captured_e
+    FROM o
+), transactions AS (
+    SELECT order_no, 0 AS seq, 'failed' AS status, 'card' AS method, currency, total AS amount,
+        ordered_e AS processed_e
+    FROM timed WHERE declined_first
+    UNION ALL
+    SELECT order_no, 1, 'captured', method, currency, total, captured_e
+    FROM timed WHERE order_status IN ('completed', 'refunded')
+    UNION ALL
+    SELECT order_no, 2, 'refunded', method, currency, total, {refund_e}
+    FROM timed WHERE order_status = 'refunded'
+    UNION ALL
+    SELECT order_no, 2, 'refunded', method, currency, round(total * (0.2 + 0.4 * u(ok, 'pay_partial_share')), 2),
+        {refund_e}
+    FROM timed WHERE order_status = 'completed' AND u(ok, 'pay_partial') < 0.05
+    UNION ALL
+    SELECT order_no, 1, CASE WHEN was_authorized THEN 'authorized' ELSE 'failed' END, method, currency,
+        total, captured_e
+    FROM timed WHERE order_status = 'cancelled' AND method <> 'cash'
+    UNION ALL
+    SELECT order_no, 2, 'voided', method, currency, total,
+        captured_e + least(3600 + ri(ok, 'pay_void_s', 3 * 86400), {end} - 1 - captured_e)
+    FROM timed WHERE order_status = 'cancelled' AND method <> 'cash' AND was_authorized
+)
+SELECT 'PAY' || lpad(order_no::VARCHAR, {plan.event_digits}, '0') || '-'
+        || row_number() OVER (PARTITION BY order_no ORDER BY seq) AS payment_id,
+    'O' || lpad(order_no::VARCHAR, {plan.event_digits}, '0') AS order_id,
+    status, method, currency, amount, ts(processed_e) AS processed_at,
+    row_number() OVER (ORDER BY order_no, seq) AS _line_number
+FROM transactions
 """
 
 

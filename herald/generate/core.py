@@ -32,6 +32,7 @@ from herald.raw_schema import (
     PUSH_TOKENS,
     SHOP_ORDER_LINES,
     SHOP_ORDERS,
+    SHOP_PAYMENTS,
     RawTable,
     RawType,
 )
@@ -183,7 +184,7 @@ def generate(
     moment = batch_time or clock.now().replace(tzinfo=None)
     chunks = [(a, min(a + EVENT_CHUNK, plan.total_events)) for a in range(0, plan.total_events, EVENT_CHUNK)]
     chunks = chunks or [(0, 0)]  # still one (empty) batch, so every raw table has its files
-    steps = _Steps(progress, total=12 + len(chunks))
+    steps = _Steps(progress, total=13 + len(chunks))
     out_dir.mkdir(parents=True, exist_ok=True)
     with _connection(memory_limit, threads) as con:
         _prepare(con, plan, steps)
@@ -271,3 +272,6 @@ def _write_tables(w: _BatchWriter, plan: Plan, steps: _Steps, chunks: list[tuple
         updates=True,
     )
     steps("crm_contacts update")
+    # Written last, so the batches before it keep their ids (one microsecond apart, in writing order).
+    w.write(SHOP_PAYMENTS, activity.shop_payments_sql(plan), source_file=src.format("shop_payments"))
+    steps("shop_payments")

@@ -6,10 +6,11 @@
 
 The library does the work; the CLI command is a thin wrapper over ``import_file``. Kinds and the raw tables they
 land in: ``profiles`` -> crm_contacts, ``consents`` -> consent_events, ``orders`` -> shop_orders,
-``order_lines`` -> shop_order_lines. Modules, in the order an import uses them: ``detect`` (format, encoding,
-delimiter), ``headers``, ``mapping`` and ``checks`` (which header is which column), ``readers`` (records and
-their lines), ``rules``, ``values``, ``dates`` and ``rows`` (parsing and checking), ``upsert`` (duplicates,
-inserts vs updates), ``rejects`` and ``report``; ``importer`` runs them. ``errors`` draws the exception tree.
+``order_lines`` -> shop_order_lines, ``payments`` -> shop_payments. Modules, in the order an import uses them:
+``detect`` (format, encoding, delimiter), ``headers``, ``mapping`` and ``checks`` (which header is which column),
+``readers`` (records and their lines), ``rules``, ``values``, ``dates`` and ``rows`` (parsing and checking),
+``upsert`` (duplicates, inserts vs updates), ``rejects`` and ``report``; ``importer`` runs them. ``errors`` draws
+the exception tree.
 
 Decisions, and why:
 
@@ -21,8 +22,8 @@ Decisions, and why:
 - Every text value is trimmed; an empty cell is null. Values are stored as typed, except for what is normalized:
   countries to ISO 3166 alpha-2 (codes, alpha-3, names in any language: ``pycountry`` and ``babel``), languages
   to ISO 639 (``fr-CA`` -> ``fr``), time zones to their IANA name (``countries``), and the value domains the
-  warehouse tests (``herald.domains``: order statuses, sales channels, currencies, consent channels and statuses)
-  through their documented synonyms (``placed`` -> ``pending``, ``€`` -> ``EUR``).
+  warehouse tests (``herald.domains``: order and payment statuses, sales channels, currencies, consent channels
+  and statuses) through their documented synonyms (``placed`` -> ``pending``, ``€`` -> ``EUR``).
 - Nothing an import lands can fail a build: a value outside a tested domain or range rejects its row. An
   unrecognized country, language or time zone lands empty instead, with one warning per distinct value. A mapping
   file can add spellings (``values:``) and choose either behaviour per column (``unknown_values:``).

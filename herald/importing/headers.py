@@ -112,6 +112,75 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 # Bare "id" / "key" mean the table's own key.
 KEY_SYNONYMS: tuple[str, ...] = ("id", "key", "identifier")
+# Names that mean a column in one table only: "Payment status" is a payment's status, and must not become an
+# order's status in an orders file that also has a column of that name. These win over ``SYNONYMS``.
+TABLE_SYNONYMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("shop_payments", "payment_id"): (
+        "Payment ID",
+        "Payment number",
+        "Payment reference",
+        "Transaction ID",
+        "Transaction",
+        "Transaction reference",
+        "Charge ID",
+        "PSP reference",
+        "pspReference",
+        "Zahlungs-ID",
+        "Transaktions-ID",
+        "Référence de paiement",
+    ),
+    ("shop_payments", "order_id"): ("Order", "Order name", "Order reference", "Merchant reference"),
+    ("shop_payments", "status"): (
+        "Payment status",
+        "Transaction status",
+        "Kind",
+        "Transaction type",
+        "Result",
+        "Zahlungsstatus",
+        "Statut du paiement",
+    ),
+    ("shop_payments", "method"): (
+        "Payment method",
+        "Payment type",
+        "Payment gateway",
+        "Gateway",
+        "Payment provider",
+        "Provider",
+        "Tender",
+        "Zahlungsart",
+        "Zahlungsmethode",
+        "Moyen de paiement",
+        "Mode de paiement",
+    ),
+    ("shop_payments", "amount"): (
+        "Payment amount",
+        "Amount paid",
+        "Transaction amount",
+        "Gross",
+        "Gross amount",
+        "Value",
+        "Betrag",
+        "Montant",
+        "Total",
+    ),
+    ("shop_payments", "processed_at"): (
+        "Paid at",
+        "Paid",
+        "Payment date",
+        "Transaction date",
+        "Processed",
+        "Processed date",
+        "Date",
+        "Timestamp",
+        "Time",
+        "Created",
+        "Created at",
+        "Created date",
+        "Zahlungsdatum",
+        "Datum",
+        "Date de paiement",
+    ),
+}
 
 _PRECEDENCE: dict[MatchMethod, int] = {"mapping": 3, "exact": 2, "synonym": 1}
 
@@ -126,6 +195,9 @@ def normalize_header(name: str) -> str:
 def synonym_index(table: RawTable) -> dict[str, str]:
     """Normalized synonym -> raw column, for the columns of ``table`` only."""
     index: dict[str, str] = {}
+    for column in table.column_names:
+        for synonym in TABLE_SYNONYMS.get((table.name, column), ()):
+            index.setdefault(normalize_header(synonym), column)
     for column in table.column_names:
         for synonym in SYNONYMS.get(column, ()):
             index.setdefault(normalize_header(synonym), column)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from herald.raw_schema import CONSENT_EVENTS, CRM_CONTACTS, SHOP_ORDER_LINES, SHOP_ORDERS, RawTable
+from herald.raw_schema import CONSENT_EVENTS, CRM_CONTACTS, SHOP_ORDER_LINES, SHOP_ORDERS, SHOP_PAYMENTS, RawTable
 
-Kind = Literal["profiles", "consents", "orders", "order_lines"]
+Kind = Literal["profiles", "consents", "orders", "order_lines", "payments"]
 DateOrder = Literal["auto", "dmy", "mdy", "ymd"]
 UnknownColumns = Literal["error", "ignore", "attributes"]
 
@@ -19,6 +19,7 @@ KIND_TABLES: dict[Kind, RawTable] = {
     "consents": CONSENT_EVENTS,
     "orders": SHOP_ORDERS,
     "order_lines": SHOP_ORDER_LINES,
+    "payments": SHOP_PAYMENTS,
 }
 
 

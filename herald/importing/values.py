@@ -230,7 +230,8 @@ def parse_domain(column: str, values: Column, domain: ValueDomain) -> Parsed:
 
 
 _DOMAIN_NOUNS = {"order_status": "an order status", "sales_channel": "a sales channel", "channel": "a channel",
-                 "consent_status": "a consent status", "currency": "an ISO 4217 currency code (e.g. EUR)"}  # fmt: skip
+                 "consent_status": "a consent status", "payment_status": "a payment status",
+                 "currency": "an ISO 4217 currency code (e.g. EUR)"}  # fmt: skip
 
 
 def parse_channel(column: str, values: Column) -> Parsed:

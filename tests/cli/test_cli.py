@@ -37,3 +37,20 @@ def test_unknown_table_export_fails_clearly_without_a_warehouse(project, monkeyp
     code = main(["export", "profiles", "--out", str(project.warehouse_dir / "x.csv")])
     assert code == 1
     assert "no published warehouse" in capsys.readouterr().err
+
+
+def test_import_offers_every_import_kind() -> None:
+    from herald.importing.kinds import KINDS
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    import_parser = sub.choices["import"]  # type: ignore[index]
+    kind = next(a for a in import_parser._actions if a.dest == "kind")
+    assert tuple(kind.choices) == KINDS
+
+
+def test_workflow_import_activities_offer_every_import_kind() -> None:
+    from herald.automation.spec import IMPORT_KINDS
+    from herald.importing.kinds import KINDS
+
+    assert IMPORT_KINDS == KINDS

@@ -27,7 +27,7 @@ from tests.engines import load_landing_into_postgres, postgres_cluster
 pytestmark = [pytest.mark.slow, pytest.mark.portability]
 
 # One comparable figure per mart: the row count, plus sums that exercise the logic (identity merge,
-# normalization, quarantine, consent, reachability, currency conversion).
+# normalization, quarantine, consent, reachability, currency conversion, payments per order).
 CHECKS: dict[str, str] = {
     "profiles": "count(*)",
     "profiles_email_reachable": "sum(case when is_email_reachable then 1 else 0 end)",
@@ -96,6 +96,9 @@ def _figures(run: Any, schema: str) -> dict[str, Any]:
         out[name] = run(f"select {expr} from {schema}profiles")
     out["quarantined"] = run(f"select count(*) from {schema}address_quarantines where quarantine_status <> 'active'")
     out["opted_in"] = run(f"select count(*) from {schema}profile_consents where is_opted_in")
+    out["orders_paid"] = run(f"select round(sum(paid_amount)) from {schema}orders")
+    out["orders_refunded"] = run(f"select round(sum(refunded_amount)) from {schema}orders")
+    out["orders_payments"] = run(f"select sum(payment_count) from {schema}orders")
     return {k: (int(v) if v is not None else None) for k, v in out.items()}
 
 

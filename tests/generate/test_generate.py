@@ -78,7 +78,14 @@ def test_row_counts_scale_with_profiles(small: tuple[Path, GenerateReport], tmp_
     half = small_run(tmp_path / "half", profiles=SMALL_PROFILES // 2)
     assert report.rows["app_events"] == SMALL_PROFILES * SMALL_EVENTS
     assert half.rows["app_events"] == SMALL_PROFILES // 2 * SMALL_EVENTS
-    for table in ("crm_contacts", "consent_events", "shop_orders", "shop_order_lines", "message_history"):
+    for table in (
+        "crm_contacts",
+        "consent_events",
+        "shop_orders",
+        "shop_order_lines",
+        "shop_payments",
+        "message_history",
+    ):
         ratio = report.rows[table] / half.rows[table]
         assert 1.5 < ratio < 2.6, (table, ratio)
 
@@ -94,6 +101,18 @@ def test_references_point_at_existing_records(raw: duckdb.DuckDBPyConnection) ->
         "messages to unknown contacts": f"SELECT count(*) FROM message_history {known}",
         "provider events of unknown messages": "SELECT count(*) FROM esp_events "
         "ANTI JOIN message_history USING (message_id)",
+        "payments without order": "SELECT count(*) FROM shop_payments ANTI JOIN shop_orders USING (order_id)",
+        "payments in another currency than their order": "SELECT count(*) FROM shop_payments p "
+        "JOIN shop_orders o USING (order_id) WHERE p.currency <> o.currency",
+        "payments before their order": "SELECT count(*) FROM shop_payments p "
+        "JOIN shop_orders o USING (order_id) WHERE p.processed_at < o.ordered_at",
+        "paid orders whose payments do not net to their total": """
+            SELECT count(*) FROM shop_orders o JOIN (
+                SELECT order_id,
+                    sum(CASE status WHEN 'captured' THEN amount WHEN 'refunded' THEN -amount ELSE 0 END) AS net
+                FROM shop_payments GROUP BY 1
+            ) p USING (order_id)
+            WHERE o.status = 'completed' AND NOT (p.net > 0 AND p.net <= o.total_amount + 0.005)""",
         "orders whose total is not their lines": """
             SELECT count(*) FROM shop_orders o JOIN (
                 SELECT order_id, round(sum(quantity * unit_price), 2) AS lines_total FROM shop_order_lines GROUP BY 1
@@ -110,6 +129,7 @@ def test_references_point_at_existing_records(raw: duckdb.DuckDBPyConnection) ->
         "app_events": "event_id",
         "push_tokens": "device_id",
         "message_history": "message_id",
+        "shop_payments": "payment_id",
     }
     for table, key in unique_keys.items():
         assert _one(raw, f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}") == 0, table
@@ -305,3 +325,17 @@ def test_sms_and_push_callbacks_for_every_message(raw: duckdb.DuckDBPyConnection
         _one(raw, "SELECT count(*) FROM channel_events WHERE event IN ('failed', 'undelivered') AND error_code IS NULL")
         == 0
     )
+
+
+def test_payments_tell_every_story(raw: duckdb.DuckDBPyConnection) -> None:
+    """Every payment status but pending shows up, in the order statuses that explain it."""
+    found = set(
+        raw.execute(
+            "SELECT o.status, p.status FROM shop_payments p JOIN shop_orders o USING (order_id) GROUP BY ALL"
+        ).fetchall()
+    )
+    assert {("completed", "captured"), ("completed", "failed"), ("completed", "refunded")} <= found
+    assert {("refunded", "captured"), ("refunded", "refunded")} <= found
+    assert {("cancelled", "authorized"), ("cancelled", "voided"), ("cancelled", "failed")} <= found
+    assert not {s for _, s in found} - {"captured", "refunded", "failed", "authorized", "voided"}
+    assert _one(raw, "SELECT count(*) FROM shop_payments WHERE amount <= 0") == 0

@@ -26,6 +26,8 @@ _KIND_OF = {table.name: kind for kind, table in KIND_TABLES.items()}
 _RECORDS: dict[str, dict[str, str]] = {
     "shop_orders": {"order_id": "o{n}", "external_key": "c1", "ordered_at": "2026-01-02 10:00:00"},
     "shop_order_lines": {"order_line_id": "l{n}", "order_id": "o1"},
+    "shop_payments": {"payment_id": "p{n}", "order_id": "o1", "status": "captured", "amount": "10",
+                      "processed_at": "2026-01-02 10:00:00"},
     "consent_events": {"consent_event_id": "e{n}", "external_key": "c1", "channel": "email", "topic": "newsletter",
                        "status": "opt_in", "occurred_at": "2026-01-02 10:00:00"},
 }  # fmt: skip

@@ -7,6 +7,7 @@
         "sales_channel": ["web", "app", "store"],
         "channel": ["email", "sms", "push", "in_app", "direct_mail"],
         "consent_status": ["opt_in", "opt_out"],
+        "payment_status": ["pending", "authorized", "captured", "refunded", "failed", "voided"],
         "currency": ["AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BHD", "BIF",
             "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
             "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK",
