@@ -66,10 +66,16 @@ def _iso_countries() -> dict[str, str]:
 
 
 @cache
-def _countries() -> tuple[dict[str, str], dict[str, str]]:
-    """(alpha-2 and alpha-3 code -> alpha-2, normalized name -> alpha-2)."""
+def _country_codes() -> dict[str, str]:
+    """Alpha-2 and alpha-3 code -> alpha-2. Cheap: most files need nothing else."""
     alpha2 = _iso_countries()
-    codes = {**alpha2, **{c.alpha_3: c.alpha_2 for c in pycountry.countries}, "XKX": "XK", "UK": "GB", "EL": "GR"}
+    return {**alpha2, **{c.alpha_3: c.alpha_2 for c in pycountry.countries}, "XKX": "XK", "UK": "GB", "EL": "GR"}
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    """Normalized name -> alpha-2: ISO names, variants and every CLDR locale's names (about a second to build,
+    so only when a value is not a code)."""
     iso: list[tuple[str, str]] = []
     for c in pycountry.countries:
         for attr in ("name", "official_name", "common_name"):
@@ -84,23 +90,32 @@ def _countries() -> tuple[dict[str, str], dict[str, str]]:
     names: dict[str, str] = {}
     _add_all(names, iso)
     _add_all(names, COUNTRY_VARIANTS.items())
-    _add_cldr(names, lambda locale: locale.territories.items(), alpha2)
-    return codes, names
+    _add_cldr(names, lambda locale: locale.territories.items(), _iso_countries())
+    return names
 
 
 LANGUAGE_VARIANTS: dict[str, str] = {"Castellano": "es", "Castilian": "es", "Farsi": "fa", "Mandarin": "zh"}
 
 
 @cache
-def _languages() -> tuple[dict[str, str], dict[str, str]]:
-    """(ISO 639 code -> stored code, normalized name -> stored code); stored is the shortest ISO 639 code."""
+def _language_codes() -> dict[str, str]:
+    """ISO 639 code (alpha-2, alpha-3, bibliographic) -> stored code, the shortest ISO 639 code."""
     codes: dict[str, str] = {}
-    names: list[tuple[str, str]] = []
     for lang in pycountry.languages:
         stored = getattr(lang, "alpha_2", None) or lang.alpha_3
         for attr in ("alpha_2", "alpha_3", "bibliographic"):
             if (code := getattr(lang, attr, None)) is not None:
                 codes.setdefault(code.lower(), stored)
+    return codes
+
+
+@cache
+def _language_names() -> dict[str, str]:
+    """Normalized name -> stored code: ISO names, variants and every CLDR locale's names (built only when a
+    value is neither a code nor a locale)."""
+    names: list[tuple[str, str]] = []
+    for lang in pycountry.languages:
+        stored = getattr(lang, "alpha_2", None) or lang.alpha_3
         for attr in ("name", "common_name"):
             if (name := getattr(lang, attr, None)) is not None:
                 names.append((name, stored))
@@ -109,8 +124,8 @@ def _languages() -> tuple[dict[str, str], dict[str, str]]:
     _add_all(table, names)
     _add_all(table, LANGUAGE_VARIANTS.items())
     # CLDR keys languages by their shortest code, sometimes with a region or script ("en_GB", "zh_Hant").
-    _add_cldr(table, lambda locale: ((k.split("_")[0], v) for k, v in locale.languages.items()), codes)
-    return codes, table
+    _add_cldr(table, lambda locale: ((k.split("_")[0], v) for k, v in locale.languages.items()), _language_codes())
+    return table
 
 
 def _add_all(table: dict[str, str], pairs: Iterable[tuple[str, str]]) -> None:
@@ -148,12 +163,11 @@ def _add_cldr(
 def country_code(value: str) -> str | None:
     """The ISO 3166-1 alpha-2 code (or XK) for a code, alpha-3 code or name in any language; None if unknown."""
     text = value.strip()
-    codes, names = _countries()
     if len(text) in (2, 3) and text.isascii() and text.isalpha():
-        code = codes.get(text.upper())
+        code = _country_codes().get(text.upper())
         if code is not None:
             return code
-    return names.get(lookup_key(text))
+    return _country_names().get(lookup_key(text))
 
 
 _LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*(?:\.[\w-]+)?(?:@\w+)?$")
@@ -163,11 +177,10 @@ def language_code(value: str) -> str | None:
     """The ISO 639 code (two letters where one exists) for a code, a locale (``fr-CA``, ``pt_BR.UTF-8``) or a
     language name in any language; None if unknown."""
     text = value.strip()
-    codes, names = _languages()
     match = _LOCALE.match(text)
-    if match and (code := codes.get(match.group(1).lower())) is not None:
+    if match and (code := _language_codes().get(match.group(1).lower())) is not None:
         return code
-    return names.get(lookup_key(text))
+    return _language_names().get(lookup_key(text))
 
 
 # Names CRMs and spreadsheets use that the IANA database does not have (CLDR adds old names the installed
