@@ -53,12 +53,15 @@ def cmd_build(args: argparse.Namespace, project: Project) -> int:
 def cmd_demo(args: argparse.Namespace, project: Project) -> int:
     """Land the demo marketing database (once) and build. Example: ``herald demo``"""
     from herald.build import build
-    from herald.demo import load_demo, recorded_shift
+    from herald.demo import load_demo, move_demo_specs, recorded_shift
 
     landed = load_demo(project)
     shift = recorded_shift(project)
     moved = f", dates moved {shift.days:+d} days so the newest data is yesterday" if shift and shift.days else ""
     print(f"Demo data: {len(landed)} new batch(es) landed{moved}." if landed else "Demo data: already landed.")
+    if shift is not None:
+        for path in move_demo_specs(project, shift):
+            print(f"Demo spec {path.relative_to(project.root)}: dates moved with the demo data.")
     result = build(project, force=args.force)
     if result.published_path is None:
         print(f"Warehouse up to date (build {result.build_id}).")

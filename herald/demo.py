@@ -176,7 +176,8 @@ def load_demo(project: Project, *, today: dt.date | None = None) -> list[LandedB
     """Land every demo batch not landed yet; returns the batches landed by this call (empty when all were).
 
     The first load moves the demo so that its newest data is the day before ``today`` (default: the clock's
-    today) and records the shift; later loads reuse it, whatever the day. Eager: each batch is visible (atomic
+    today) and records the shift; later loads reuse it, whatever the day. The demo's specs are left alone:
+    ``herald demo`` moves them (``move_demo_specs``). Eager: each batch is visible (atomic
     rename) before the next is written; its import record is written last, so an interrupted load is
     completed by the next call.
     """
@@ -192,7 +193,6 @@ def load_demo(project: Project, *, today: dt.date | None = None) -> list[LandedB
             DemoShift(0, DEMO_END_DATE + dt.timedelta(days=1)) if any(unmoved) else shift_for(today or clock.today())
         )
         _record_shift(project, shift)
-    move_demo_specs(project, shift)
     landed: list[LandedBatch] = []
     con = duckdb.connect()
     try:

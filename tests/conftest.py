@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from herald import clock, warm_dbt
+from herald.demo import DemoShift, move_demo_specs
 from herald.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,6 +140,8 @@ def make_scratch_project(tmp_path: Path, demo: Project | None = None) -> Project
         shutil.copyfile(ROOT / name, root / name)
     for name in _PROJECT_DIRS:
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("target", "__pycache__"))
+    # The demo's specs in the seeds' calendar, whatever `herald demo` did to this checkout's copies.
+    move_demo_specs(Project(root=root, warehouse_dir=tmp_path / "warehouse"), DemoShift(0, dt.date(2026, 11, 28)))
     warehouse_dir = tmp_path / "warehouse"
     if demo is not None:
         shutil.copytree(
