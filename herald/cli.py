@@ -12,13 +12,15 @@
     herald proof DELIVERY --by NAME  the latest run's messages, to its seeds and test profiles only, as proofs
     herald send RUN [--dry-run]      send an approved run exactly once (progress, summary); resumable
     herald pause|resume|cancel RUN   control a run's senders; herald ledger RUN [--message ID]
+    herald resolve RUN --by NAME     settle unknown messages from provider events (or --as not-sent|sent|failed)
     herald serve                     the public endpoints: provider webhooks, unsubscribe, preferences, forms
     herald ingest events FILE        load provider event exports; herald ingest flush lands the webhook spool
     herald run [--workflow NAME]     run the workflows and journeys that are due (specs/workflows/; docs/automation.md)
 
 Every command exits 0 on success, 1 on a failure Herald explains, 2 when an input file cannot be read.
 ``herald send`` also exits 3 when the run may not be sent, 4 when it stopped early (paused, cancelled, account
-refused) and 5 when messages remain pending (outside the send window). ``herald run`` has its own codes
+refused), 5 when messages remain pending (outside the send window) and 6 when messages end unknown (the provider
+may or may not have them: ``herald resolve`` settles them). ``herald run`` has its own codes
 (docs/automation.md): 3 a circuit breaker blocked a delivery, 4 a delivery awaits approval, 75 another run works.
 """
 

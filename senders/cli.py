@@ -15,6 +15,7 @@ from pathlib import Path
 from herald.project import Project
 from senders import ledger
 from senders.job import Progress, SendJob, SendOptions, SendSummary, SendWindow
+from senders.resolve import DECISIONS, parse_age, resolve_unknown
 
 Handler = Callable[[argparse.Namespace, Project], int]
 
@@ -56,7 +57,12 @@ def format_summary(s: SendSummary) -> str:
     elif not s.dry_run and s.states.get("pending"):
         lines.append("Messages still pending (outside the send window, or left by a stop): run `herald send` again.")
     if s.states.get("unknown"):
-        lines.append("Unknown messages are never re-sent blindly; provider events or a later run settle them.")
+        lines.append(
+            f"{s.states['unknown']:,} message(s) unknown: the provider may or may not have them, so they are never"
+            " re-sent blindly. Land the provider's events (`herald ingest flush`), then"
+            f" `herald resolve {s.run_id} --by NAME` settles those the events prove sent; add"
+            " `--as not-sent --older-than 2h` to release the rest for the next `herald send` (docs/senders.md)."
+        )
     return "\n".join(lines)
 
 
@@ -77,7 +83,29 @@ def cmd_send(args: argparse.Namespace, project: Project) -> int:
     print(format_summary(summary))
     if summary.stopped:
         return 4
-    return 0 if summary.dry_run or summary.complete else 5
+    if summary.dry_run:
+        return 0
+    if not summary.complete:
+        return 5
+    return 6 if summary.states.get("unknown") else 0
+
+
+def cmd_resolve(args: argparse.Namespace, project: Project) -> int:
+    """Settle a run's unknown messages: from landed provider events, then as decided for those older than
+    ``--older-than``. Example: ``herald resolve RUN --by anna --as not-sent --older-than 2h``"""
+    try:
+        age = parse_age(args.older_than)
+    except ValueError as exc:
+        print(f"herald: error: --older-than {exc}", file=sys.stderr)
+        return 2
+    r = resolve_unknown(project, args.run, by=args.by, decision=args.as_, older_than=age, reason=args.reason or "")
+    print(f"run {r.run_id}: {r.from_events:,} settled from provider events, {r.decided:,} decided by {args.by}, "
+          f"{r.still_unknown:,} still unknown")  # fmt: skip
+    if r.busy_shards:
+        print(f"{len(r.busy_shards)} shard(s) are held by a running sender and were left alone: run it again later.")
+    if r.still_unknown and args.as_ is None:
+        print("To settle the rest: --as not-sent (sent again by the next `herald send`), --as sent, or --as failed.")
+    return 6 if r.still_unknown else 0
 
 
 def _control(state: ledger.ControlState) -> Handler:
@@ -184,6 +212,18 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
         p.add_argument("run")
         p.add_argument("--by", required=True, help="who (recorded in the ledger)")
         p.add_argument("--reason", help="why (recorded)")
+    p = add("resolve", cmd_resolve)
+    p.add_argument("run")
+    p.add_argument("--by", required=True, help="who decides (recorded in the ledger)")
+    p.add_argument(
+        "--as",
+        dest="as_",
+        choices=DECISIONS,
+        help="settle unknown messages no provider event explains: not-sent (released, sent again by the next"
+        " `herald send`), sent (accepted), failed (given up); without it only provider events settle",
+    )
+    p.add_argument("--older-than", default="2h", help="only messages unknown for longer than this (default 2h)")
+    p.add_argument("--reason", help="why (recorded)")
     p = add("ledger", cmd_ledger)
     p.add_argument("run")
     p.add_argument("--message", help="one message id: its whole history")

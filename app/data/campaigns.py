@@ -44,6 +44,7 @@ from herald.campaigns.report import RULE_ORDER, RunReport, RunSummary, list_runs
 from herald.content.render import RenderedMessage, Renderer
 from herald.errors import HeraldError, PlanError, TemplateError
 from herald.project import Project
+from senders import ledger
 
 # ---------------------------------------------------------------------------------------------- statuses
 
@@ -933,3 +934,26 @@ def remember_delivery(widget_key: str) -> None:
     """on_change of a page's delivery picker."""
     st.session_state[SELECTED] = st.session_state[widget_key]
     st.query_params[QUERY] = st.session_state[widget_key]
+
+
+@dataclass(frozen=True, slots=True)
+class SendStates:
+    """Where a run's messages stand in the send ledger: counts per state, and the unknown ones with their reasons."""
+
+    counts: Mapping[str, int]
+    unknown: pd.DataFrame  # message_id, recipient_id, since, reason
+
+
+def send_states(project: Project, run_id: str) -> SendStates:
+    """The run's ledger, latest entry per message (empty when nothing was sent)."""
+    latest = ledger.read_run(project, run_id)
+    counts: dict[str, int] = {}
+    for e in latest.values():
+        counts[e.state] = counts.get(e.state, 0) + 1
+    unknown = [
+        {"message_id": e.message_id, "recipient_id": e.recipient_id, "since": e.at[:19].replace("T", " "),
+         "reason": e.reason or "no answer recorded"}
+        for e in sorted(latest.values(), key=lambda e: e.at)
+        if e.state == "unknown"
+    ]  # fmt: skip
+    return SendStates(counts, pd.DataFrame(unknown, columns=["message_id", "recipient_id", "since", "reason"]))

@@ -87,6 +87,25 @@ def _metrics(r: RunReport) -> None:
     e.metric("Seeds", f"{run.seed_count:,}", border=True, help="Addresses that receive every real send.")
 
 
+def _sending(project: Project, run_id: str) -> None:
+    states = data.send_states(project, run_id)
+    if not states.counts:
+        return
+    st.markdown("**Sending**")
+    order = ("accepted", "unknown", "failed", "skipped", "released", "claimed")
+    shown = [s for s in order if states.counts.get(s)] + sorted(set(states.counts) - set(order))
+    for column, state in zip(st.columns(len(shown)), shown, strict=True):
+        column.metric(state.capitalize(), f"{states.counts[state]:,}", border=True)
+    if not states.unknown.empty:
+        st.warning(
+            f"**{len(states.unknown):,} message(s) unknown:** the provider may or may not have them, so they are "
+            f"never re-sent blindly. Land the provider's events, then `herald resolve {run_id} --by NAME` settles "
+            "those the events prove sent; `--as not-sent --older-than 2h` releases the rest (docs/senders.md).",
+            icon=":material/help:",
+        )
+        st.dataframe(states.unknown, hide_index=True, width="stretch", key="unknown_messages")
+
+
 def _controls(r: RunReport) -> None:
     failed = [(rule, message) for rule, passed, message in r.controls if not passed]
     for rule, message in failed:
@@ -238,6 +257,7 @@ def main() -> None:
         f" · content {r.run.content_hash} · send list digest {r.run.digest}"
     )
     _metrics(r)
+    _sending(project, str(run_id))
     _controls(r)
     left, right = st.columns([3, 2], gap="large")
     with left:

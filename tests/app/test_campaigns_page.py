@@ -26,6 +26,7 @@ from herald.campaigns.jobs import PrepareJob, job_path, process_alive, read_job,
 from herald.campaigns.plans import load_program
 from herald.campaigns.report import list_runs, run_report
 from herald.project import Project
+from senders import ledger
 from tests.conftest import make_scratch_project
 
 APP = Path(__file__).resolve().parents[2] / "app"
@@ -373,3 +374,23 @@ def test_statuses_follow_approval_and_a_template_edit(
     assert _badges(_page(CAMPAIGNS))[0] == "outdated"
     at = _page(APPROVAL, EMAIL)
     assert any("the content changed since the run was prepared" in t for t in _texts(at.markdown))
+
+
+def test_the_preparation_page_shows_send_states_and_unknown_messages(
+    campaign_env: Project, prepared: tuple[AppTest, PrepareJob]
+) -> None:
+    _, job = prepared
+    assert job.run_id is not None
+    ledger.shard_count(campaign_env, job.run_id, 1)
+    with ledger.Shard(campaign_env, job.run_id, 0) as shard:
+        assert shard.try_lock()
+        for i, state in enumerate(("accepted", "accepted", "unknown")):
+            mid = f"m{i:031x}"
+            reason = "the sender stopped during the provider call" if state == "unknown" else ""
+            shard.append([ledger.Entry(mid, state, 1, job.run_id, recipient_id=f"r{i}", reason=reason)])
+    at = _page(PREPARATION, EMAIL)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Accepted"] == "2" and metrics["Unknown"] == "1"
+    assert any("1 message(s) unknown" in w and f"herald resolve {job.run_id}" in w for w in _texts(at.warning))
+    (unknown,) = [d.value for d in at.dataframe if "reason" in d.value.columns]
+    assert unknown["reason"].tolist() == ["the sender stopped during the provider call"]
