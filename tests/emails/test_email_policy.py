@@ -79,9 +79,19 @@ def _plain_ascii(rng: random.Random) -> str:
     return f"{local}.{tld}" if rng.random() < 0.9 else local
 
 
+def _international(rng: random.Random) -> str:
+    # Lower- and upper-case letters of other scripts, a decomposed accent (not NFC), a title-case letter, a digit
+    # of another script; ASCII and international domains, special-use and over-long ones.
+    alphabet = string.ascii_lowercase + "éłßçüøäÄÉ用户٣ǅ._+-@\u0301"
+    local = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 70)))
+    domain = rng.choice(["example.com", "exämple.com", "b.de", "x.test", "a--b.com", "c.invalid", "d" * 64 + ".com"])
+    return f"{local}@{domain}" if rng.random() < 0.9 else local
+
+
 def test_the_importer_fast_path_agrees_with_the_library() -> None:
     rng = random.Random(19)
-    values = [_plain_ascii(rng) for _ in range(4000)]
+    values = [_plain_ascii(rng) for _ in range(4000)] + [_international(rng) for _ in range(4000)]
+    values += ["zoë.6@example.com", "用户@example.com", "Zoë@example.com", "zoe\u0301@example.com", "ǅ@example.com"]
     values += [f"{'a' * n}@{'b' * m}.com" for n in (63, 64, 65) for m in (62, 63, 64)]
     values += ["a@ab--cd.com", "a@exa--mple.com", "x@" + ".".join(["d" * 63] * 3) + ".com"]
     parsed = parse_email("email", pa.array(values))
