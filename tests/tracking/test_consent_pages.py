@@ -129,6 +129,21 @@ def test_forged_and_unknown_links_get_one_page_that_reveals_nothing(world: World
     assert landed(world.project, since=before) == []
 
 
+def test_a_seed_addresses_links_show_the_pages_and_record_nothing(world: World, pages: Pages) -> None:
+    """A seed (a QA inbox on every real send) belongs to no profile: its unsubscribe link shows what a recipient
+    sees, so the team can check it, and records nothing; its preference link has no profile to show (404)."""
+    mid = ledger.message_id(RUN, "seed:qa@shop.example", "email")
+    with ledger.Shard(world.project, RUN, ledger.shard_of(mid, ledger.shard_count(world.project, RUN, 2))) as shard:
+        assert shard.try_lock()
+        shard.append([ledger.Entry(mid, "accepted", 1, RUN, "seed:qa@shop.example", "", "email", "winter_sale_email")])
+    before = latest_batch(world.project)
+    assert pages.get(world.links.unsubscribe_url(mid)).status == 200
+    r = pages.request("POST", world.links.unsubscribe_url(mid), {"List-Unsubscribe": "One-Click"})
+    assert r.status == 200 and "You are unsubscribed" in r.text
+    assert pages.get(world.links.preferences_url(mid)).status == 404
+    assert landed(world.project, since=before) == []
+
+
 # ---------------------------------------------------------------------------------------------------- unsubscribe
 
 
