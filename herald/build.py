@@ -51,7 +51,7 @@ BUILD_FILE_CONFIG: dict[str, str | bool | int | float | list[str]] = {"storage_c
 # the main file's views of them always bind).
 META_TABLES: dict[str, str] = {
     "build_info": "build_id varchar, batch_cutoff varchar, fingerprint varchar, core_fingerprint varchar, "
-    "as_of timestamp, published_at timestamp",
+    "as_of timestamp, published_at timestamp, streams_fingerprint varchar",
     "delivery_run_controls": "run_id varchar, rule varchar, passed boolean, message varchar, checked_at timestamp",
     "delivery_run_approvals": "run_id varchar, approver varchar, content_hash varchar, approved_at timestamp, "
     "note varchar",
@@ -185,12 +185,60 @@ def fingerprint(project: Project, batch_cutoff: str, *, audiences: bool = True) 
     return h.hexdigest()
 
 
+def streams_fingerprint(project: Project) -> str:
+    """What a build reads besides the landed batches: the send ledger and the inbox's events, which dbt reads in
+    place, and the webhook spool, whose acknowledged events land as batches. Eager, and cheap at any size: file
+    names, sizes and modification times, never contents.
+
+    The ledger's shards grow in place, so each is stamped by size and mtime; inbox event files appear whole and
+    never change, so their names suffice (no stat per event); spool segments are few and stamped like shards.
+    """
+    h = hashlib.sha256()
+    ledger = project.ledger_dir
+    for run in _sorted_entries(ledger):
+        if run.is_dir(follow_symlinks=False):
+            for shard in _sorted_entries(Path(run.path)):
+                if shard.name.startswith("shard-") and shard.name.endswith(".jsonl"):
+                    _stamp(h, f"ledger/{run.name}/{shard.name}", shard)
+    events = project.inbox_dir / "events"
+    for day in _sorted_entries(events):
+        if day.is_dir(follow_symlinks=False):
+            h.update(f"inbox/{day.name}\n".encode())
+            for event in _sorted_entries(Path(day.path)):
+                if not event.name.startswith("."):
+                    h.update(event.name.encode() + b"\n")
+    spool = project.warehouse_dir / "spool"
+    for table in _sorted_entries(spool):
+        if table.is_dir(follow_symlinks=False) and table.name != "rejects":
+            for segment in _sorted_entries(Path(table.path)):
+                if not segment.name.startswith("."):
+                    _stamp(h, f"spool/{table.name}/{segment.name}", segment)
+    return h.hexdigest()
+
+
+def _sorted_entries(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: e.name)
+    except FileNotFoundError:
+        return []
+
+
+def _stamp(h: hashlib._Hash, name: str, entry: os.DirEntry[str]) -> None:
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:  # compacted or pruned while listed: its absence is the state
+        return
+    h.update(f"{name}\x1f{st.st_size}\x1f{st.st_mtime_ns}\n".encode())
+
+
 @dataclass(frozen=True, slots=True)
 class PublishedBuild:
     build_id: str
     fingerprint: str
     core_fingerprint: str | None
     as_of: str | None = None
+    streams_fingerprint: str | None = None
 
 
 def published_build(project: Project) -> PublishedBuild | None:
@@ -210,18 +258,14 @@ def published_build(project: Project) -> PublishedBuild | None:
     info = rows[0]
     core = info.get("core_fingerprint")
     as_of = info.get("as_of")
+    streams = info.get("streams_fingerprint")  # absent in a warehouse published by an earlier version
     return PublishedBuild(
         str(info["build_id"]),
         str(info["fingerprint"]),
         None if core is None else str(core),
         None if as_of is None else str(as_of),
+        None if streams is None else str(streams),
     )
-
-
-def published_fingerprint(project: Project) -> tuple[str, str] | None:
-    """(build id, fingerprint) of the current published build, or None."""
-    info = published_build(project)
-    return None if info is None else (info.build_id, info.fingerprint)
 
 
 def build(
@@ -236,19 +280,26 @@ def build(
     """Build every model and test over the batches landed so far, then publish the result. Eager.
 
     Audience models are regenerated from their specs first (an invalid spec stops the build). A full build
-    whose inputs (landed batches and dbt files) are unchanged since the published build is skipped unless
-    ``force``: re-running is cheap. A build limited by ``select`` (or ``exclude``) is never published;
-    ``full_refresh`` rebuilds incremental models from scratch (those that allow it).
+    whose inputs (landed batches, dbt files, and the ledger, inbox and spool: ``streams_fingerprint``) are
+    unchanged since the published build is skipped unless ``force``: re-running is cheap. A build limited by
+    ``select`` (or ``exclude``) is never published; ``full_refresh`` rebuilds incremental models from scratch
+    (those that allow it).
     """
     started = time.monotonic()
     landing.ensure_initialized(project)
     with build_lock(project):
         generate_audience_models(project)
         cutoff = landing.latest_batch_id(project)
-        current = published_fingerprint(project)
+        current = published_build(project)
         partial = bool(select or exclude)
-        if not force and not partial and current is not None and current[1] == fingerprint(project, cutoff):
-            return BuildResult(current[0], cutoff, None, time.monotonic() - started)
+        if (
+            not force
+            and not partial
+            and current is not None
+            and current.fingerprint == fingerprint(project, cutoff)
+            and current.streams_fingerprint == streams_fingerprint(project)
+        ):
+            return BuildResult(current.build_id, cutoff, None, time.monotonic() - started)
         return _build_locked(
             project,
             cutoff,
@@ -318,6 +369,9 @@ def build_on_published(
             started=started,
             extra_env=extra_env,
             before_publish=before_publish,
+            # On top of the published build the message marts were not rebuilt: they still reflect the ledger,
+            # inbox and spool as that build read them, so a later `herald build` must not call itself current.
+            streams=(published.streams_fingerprint or "") if current and published is not None else None,
         )
 
 
@@ -352,6 +406,7 @@ def record_and_publish(project: Project, change: BeforePublish) -> BuildResult:
             published.fingerprint,
             as_of=None if info[1] is None else str(info[1]),
             core_fingerprint=published.core_fingerprint,
+            streams_fingerprint=published.streams_fingerprint,
         )
     return BuildResult(build_id, str(info[0]), path, time.monotonic() - started)
 
@@ -396,8 +451,12 @@ def _build_locked(
     extra_env: Mapping[str, str] | None = None,
     before_publish: BeforePublish | None = None,
     as_of: str | None = None,
+    streams: str | None = None,
 ) -> BuildResult:
     started_at = clock.now()
+    # Stamped before dbt reads them: a line appended or an event spooled during the build makes the next build
+    # run, rather than being taken for read. ``streams`` carries a published build's stamp (see above).
+    streams = streams if streams is not None else streams_fingerprint(project)
     build_id = started_at.strftime("%Y%m%dT%H%M%S%fZ")
     as_of = as_of or configured_as_of(project) or started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     # One reference time for every model of the build, recorded with it: live audience counts use the same.
@@ -427,6 +486,7 @@ def _build_locked(
             fingerprint(project, cutoff),
             as_of=as_of,
             core_fingerprint=fingerprint(project, cutoff, audiences=False),
+            streams_fingerprint=streams,
         )
     return BuildResult(build_id, cutoff, published, time.monotonic() - started)
 
@@ -507,6 +567,7 @@ def publish(
     *,
     as_of: str | None = None,
     core_fingerprint: str | None = None,
+    streams_fingerprint: str | None = None,
 ) -> Path:
     """Publish the build files as new versioned read files and point ``CURRENT`` at them atomically.
 
@@ -517,8 +578,9 @@ def publish(
         con.execute(
             "create or replace table herald_meta.build_info as "
             "select ?::varchar as build_id, ?::varchar as batch_cutoff, ?::varchar as fingerprint, "
-            "?::varchar as core_fingerprint, ?::timestamp as as_of, now()::timestamp as published_at",
-            [build_id, batch_cutoff, fingerprint, core_fingerprint, as_of],
+            "?::varchar as core_fingerprint, ?::timestamp as as_of, now()::timestamp as published_at, "
+            "?::varchar as streams_fingerprint",
+            [build_id, batch_cutoff, fingerprint, core_fingerprint, as_of, streams_fingerprint],
         )
         con.execute("checkpoint")
     finally:

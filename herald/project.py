@@ -79,14 +79,16 @@ class Project:
     def ensure_dirs(self) -> None:
         for d in (self.landing_dir, self.build_dir, self.published_dir, self.locks_dir):
             d.mkdir(parents=True, exist_ok=True)
-        # An empty journal, so the ledger source reads (zero rows) before any run was sent.
-        empty = self.ledger_dir / "_none" / "shard-000.jsonl"
-        empty.parent.mkdir(parents=True, exist_ok=True)
-        empty.touch(exist_ok=True)
-        # Likewise for the in-app inbox's events, which dbt reads in place.
-        no_events = self.inbox_dir / "events" / "_none" / "none.jsonl"
-        no_events.parent.mkdir(parents=True, exist_ok=True)
-        no_events.touch(exist_ok=True)
+        # An empty journal, so the ledger source reads (zero rows) before any run was sent; likewise for the
+        # in-app inbox's events, which dbt reads in place. Created once, never touched again: their times are
+        # part of what makes a build current (herald.build.streams_fingerprint).
+        for placeholder in (
+            self.ledger_dir / "_none" / "shard-000.jsonl",
+            self.inbox_dir / "events" / "_none" / "none.jsonl",
+        ):
+            if not placeholder.exists():
+                placeholder.parent.mkdir(parents=True, exist_ok=True)
+                placeholder.touch()
 
 
 def find_project(start: Path | None = None) -> Project:

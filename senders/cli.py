@@ -185,12 +185,19 @@ def cmd_ingest_events(args: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_ingest_flush(args: argparse.Namespace, project: Project) -> int:
-    """Compact the webhook spool into landing batches now (the server also does it every few seconds).
+    """Land the webhook spool now: every event the server has acknowledged, including those in the segments it
+    is still writing (it is asked to seal them; the server also lands the spool every few seconds).
     Example: ``herald ingest flush``"""
-    from senders.tracking.spool import compact
+    from senders.tracking.spool import flush
 
-    r = compact(project)
+    report = flush(project, wait=args.wait)
+    r = report.landed
     print(f"{r.segments:,} segment(s): {r.rows:,} events landed in {len(r.batches)} batch(es), {r.rejected:,} rejected")
+    if report.still_open:
+        print(
+            f"{report.still_open:,} segment(s) still open: their server did not seal them within {args.wait:g} s;"
+            " they land at its next compaction or the next flush"
+        )
     return 0
 
 
@@ -247,3 +254,7 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
             sp.add_argument("file", help="a JSON array or JSON lines of SendGrid events")
             sp.add_argument("--format", choices=["json", "jsonl"], help="default: from the suffix, else sniffed")
             sp.add_argument("--rejects", help="where rejected events go (default: FILE.rejects.jsonl)")
+        else:
+            sp.add_argument(
+                "--wait", type=float, default=10.0, help="seconds to wait for a running server to seal (default 10)"
+            )

@@ -4,6 +4,7 @@
     ├── <table>/<segment>.jsonl                  one line per accepted request: a JSON array of events
     ├── <table>/<segment>.<batch>.compacting     a sealed segment being landed as landing batch <batch>
     ├── <table>/.compact.lock                    one compactor per table at a time (flock)
+    ├── <table>/.seal                            rewritten by ``flush``: writers seal their open segment
     └── rejects/<table>/<batch>.jsonl            events that could not become rows, with position and reason
 
 ``<table>`` is a raw table (``esp_events``, ``channel_events``); ``<segment>`` is
@@ -57,6 +58,9 @@ DEFAULT_ROLL_BYTES = 64 << 20
 DEFAULT_ROLL_SECONDS = 5.0
 MAX_GROUP_BYTES = 32 << 20  # one sync covers at most this much, so a burst cannot hold early requests long
 MAX_BATCH_BYTES = 256 << 20  # spool bytes per landing batch (memory bound of one compaction step)
+SEAL_REQUEST = ".seal"
+SEAL_POLL_SECONDS = 0.1  # how soon a writer honours a flush (one stat per poll: cheap, even when idle)
+DEFAULT_FLUSH_WAIT = 10.0  # longer than a writer that does not poll (an older server) takes to roll by age
 
 Normalizer = Callable[[Any, str], "Row | Reject"]
 SPOOLED: dict[str, tuple[RawTable, Normalizer]] = {
@@ -115,6 +119,9 @@ class SegmentWriter:
         self._opened = 0.0
         self._seq = 0
         self._closed = False
+        # A request made before this writer started concerns segments of writers before it.
+        self._seal_seen = _seal_request_stamp(folder)
+        self._seal_checked = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"spool-{folder.name}", daemon=True)
         self._thread.start()
 
@@ -142,7 +149,7 @@ class SegmentWriter:
         stopping = False
         while not stopping:
             try:
-                item = self._queue.get(timeout=min(self.roll_seconds, 1.0))
+                item = self._queue.get(timeout=min(self.roll_seconds, SEAL_POLL_SECONDS))
             except queue.Empty:
                 self._maybe_roll()
                 continue
@@ -216,10 +223,15 @@ class SegmentWriter:
         return fd
 
     def _maybe_roll(self) -> None:
-        if self._fd is not None and (
-            self._size >= self.roll_bytes or time.monotonic() - self._opened >= self.roll_seconds
-        ):
+        now = time.monotonic()
+        if self._fd is not None and (self._size >= self.roll_bytes or now - self._opened >= self.roll_seconds):
             self._seal()
+        if now - self._seal_checked >= SEAL_POLL_SECONDS:
+            self._seal_checked = now
+            stamp = _seal_request_stamp(self.folder)
+            if stamp != self._seal_seen:  # a flush asked: everything acknowledged so far must become landable
+                self._seal_seen = stamp
+                self._seal()
 
     def _seal(self) -> None:
         if self._fd is not None:
@@ -265,6 +277,23 @@ class Spool:
             writers = list(self._writers.values())
         for w in writers:
             w.close()
+
+
+def _seal_request_stamp(folder: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(folder / SEAL_REQUEST)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def request_seal(folder: Path) -> None:
+    """Ask every writer of ``folder`` to seal its open segment (they notice within ``SEAL_POLL_SECONDS``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # A new file each time (a new inode), so two requests in one clock tick still differ.
+    tmp = folder / f"{SEAL_REQUEST}.{os.getpid()}.{threading.get_ident()}.new"
+    tmp.write_bytes(clock.now().isoformat().encode())
+    os.replace(tmp, folder / SEAL_REQUEST)
 
 
 def json_line(value: Any) -> bytes:
@@ -323,6 +352,48 @@ def compact(project: Project, tables: Sequence[str] = tuple(SPOOLED)) -> Compact
                     for _, fd in group:
                         os.close(fd)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class FlushReport:
+    """What one ``flush`` landed, and how many segments open when it started were still open at its deadline
+    (their writer did not seal them in time: they land at the next flush or compaction)."""
+
+    landed: CompactionReport
+    still_open: int = 0
+
+
+def flush(project: Project, tables: Sequence[str] = tuple(SPOOLED), *, wait: float = DEFAULT_FLUSH_WAIT) -> FlushReport:
+    """Land every event the spool had acknowledged when called, sealing open segments first. Eager.
+
+    Waits at most ``wait`` seconds for the writers (a running server) to seal; with none running, nothing is
+    open and this is ``compact``. Safe beside a running server and its compactions (see the module notes)."""
+    deadline = time.monotonic() + wait
+    still_open = 0
+    for name in tables:
+        folder = segments_dir(project, SPOOLED[name][0])
+        if not folder.is_dir():
+            continue
+        open_now = [p for p in sorted(folder.glob(f"[!.]*{SEGMENT_SUFFIX}")) if not _is_sealed(p)]
+        if not open_now:
+            continue
+        request_seal(folder)
+        for path in open_now:
+            while not _is_sealed(path):
+                if time.monotonic() >= deadline:
+                    still_open += 1
+                    break
+                time.sleep(0.01)
+    return FlushReport(compact(project, tables), still_open)
+
+
+def _is_sealed(path: Path) -> bool:
+    """Whether no writer holds ``path`` (gone: a compactor took it, so it was sealed)."""
+    fd = _lock_if_sealed(path)
+    if fd is None:
+        return not path.exists()
+    os.close(fd)
+    return True
 
 
 @contextmanager

@@ -93,3 +93,17 @@ def test_flush_lands_the_spool(project: Project, capsys: pytest.CaptureFixture[s
     assert len(landed_events(project)) == 4
     assert main(["ingest", "flush"]) == 0
     assert "0 segment(s)" in capsys.readouterr().out
+
+
+def test_flush_lands_what_a_running_server_acknowledged(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    writer = SegmentWriter(segments_dir(project, ESP_EVENTS), roll_seconds=60)  # the server's writer, still open
+    try:
+        writer.submit(json.dumps(events(4)).encode()).result()
+        assert main(["ingest", "flush"]) == 0
+        assert "4 events landed in 1 batch(es), 0 rejected" in capsys.readouterr().out
+        assert len(landed_events(project)) == 4
+    finally:
+        writer.close()
+    assert main(["ingest", "flush"]) == 0
+    assert "0 segment(s)" in capsys.readouterr().out
+    assert len(landed_events(project)) == 4

@@ -245,3 +245,73 @@ def test_a_locked_segment_is_what_marks_it_open(project: Project) -> None:
     finally:
         os.close(fd)
     writer.close()
+
+
+def test_flush_seals_what_a_running_writer_acknowledged_and_lands_it_at_once(project: Project) -> None:
+    writer = _writer(project, roll_seconds=60)  # would not roll by age during this test
+    try:
+        writer.submit(_line(events(3, prefix="a"))).result(timeout=10)
+        started = time.monotonic()
+        report = spool_module.flush(project, wait=5)
+        assert time.monotonic() - started < 2  # the writer sealed on request, not by age
+        assert (report.landed.rows, report.still_open) == (3, 0)
+        assert _segment_files(project) == []
+        # The writer goes on in a new segment; the next flush lands only that.
+        writer.submit(_line(events(2, prefix="b"))).result(timeout=10)
+        assert spool_module.flush(project, wait=5).landed.rows == 2
+        assert spool_module.flush(project, wait=5).landed.segments == 0
+    finally:
+        writer.close()
+    assert compact(project).rows == 0
+    assert sorted(_landed_ids(project)) == ["a000000", "a000001", "a000002", "b000000", "b000001"]
+
+
+def test_flush_never_takes_a_segment_its_writer_still_holds(project: Project) -> None:
+    # A writer that does not answer (hung, or an older server that only rolls by age): its segment stays.
+    folder = segments_dir(project, ESP_EVENTS)
+    folder.mkdir(parents=True)
+    segment = folder / "20261128T100000000000Z-1-000001.jsonl"
+    fd = os.open(segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, _line(events(2)) + b"\n")
+        report = spool_module.flush(project, wait=0.3)
+        assert (report.landed.rows, report.still_open) == (0, 1)
+        assert segment.exists() and not table_dir(project, ESP_EVENTS).exists()
+    finally:
+        os.close(fd)  # sealed
+    report = spool_module.flush(project, wait=0.3)
+    assert (report.landed.segments, report.landed.rows, report.still_open) == (1, 2, 0)
+    assert sorted(_landed_ids(project)) == ["e000000", "e000001"]
+
+
+def test_flushes_beside_a_busy_writer_lose_and_repeat_nothing(project: Project) -> None:
+    writer = _writer(project, roll_seconds=60)
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def post() -> None:
+        i = 0
+        while not stop.is_set():
+            batch = events(3, prefix=f"p{i:04d}-")
+            writer.submit(_line(batch)).result(timeout=10)
+            acknowledged.extend(str(e["sg_event_id"]) for e in batch)
+            i += 1
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    try:
+        for _ in range(5):
+            time.sleep(0.05)
+            before = len(acknowledged)
+            spool_module.flush(project, wait=5)
+            # Everything acknowledged before the flush started has landed when it returns.
+            assert set(acknowledged[:before]) <= set(_landed_ids(project))
+    finally:
+        stop.set()
+        thread.join()
+        writer.close()
+    compact(project)
+    landed = _landed_ids(project)
+    assert len(landed) == len(set(landed)) == len(acknowledged)
+    assert set(landed) == set(acknowledged)

@@ -14,6 +14,7 @@
 {#- Read while the model runs (see delivery_run()): every ref of the run's SQL is declared here. -#}
 -- depends_on: {{ ref('audience_memberships') }}, {{ ref('audience_builds') }}, {{ ref('push_devices') }}
 -- depends_on: {{ ref('profile_consents') }}, {{ ref('address_quarantines') }}, {{ ref('messages') }}
+{% if target.type == 'duckdb' %}-- depends_on: {{ source('senders', 'send_ledger') }}{% endif %}
 {%- set run = delivery_run() %}
 
 {%- if run is none %}
@@ -277,24 +278,46 @@ deduplicated as (
 
 ),
 
+ledger_messages as (
+
+    -- Herald's own messages (every run: deliveries, transactional, journeys), read from the ledger's files now,
+    -- so what was sent since the last build counts without waiting for one.
+    {{ ledger_messages(dbt.dateadd('day', -1 * max_period, as_of()), enabled=(fatigue | length > 0)) }}
+
+),
+
 history as (
 
-    -- What already counts toward fatigue: messages sent, and runs of other deliveries already prepared
-    -- (their latest run) that are not outranked by this delivery's priority.
+    -- What already counts toward fatigue: imported message history, Herald's own messages (claimed, accepted
+    -- or unknown), and the latest prepared runs of other deliveries that are not outranked by this delivery's
+    -- priority, for their recipients the ledger has no message of yet (a sent one counts once, as sent).
     select profile_id, channel, cast(1 as {{ dbt.type_bigint() }}) as weight, sent_at as counted_at
     from {{ ref('messages') }}
     where sent_at > {{ dbt.dateadd('day', -1 * max_period, as_of()) }}
         and sent_at <= {{ as_of() }}
+    union all
+    select profile_id, channel, cast(1 as {{ dbt.type_bigint() }}) as weight, claimed_at as counted_at
+    from ledger_messages
+    where {{ counts_toward_fatigue('state') }}
+        and profile_id is not null
+        and claimed_at > {{ dbt.dateadd('day', -1 * max_period, as_of()) }}
     {% if is_incremental() %}
     union all
-    select profile_id, channel, weight, prepared_at as counted_at
-    from {{ this }}
-    where is_sendable
-        and profile_id is not null
-        and delivery_id <> {{ sql_text(run.delivery_id) }}
-        and priority >= {{ run.priority | int }}
-        and prepared_at > {{ dbt.dateadd('day', -1 * max_period, as_of()) }}
-        and run_id in (select max(run_id) from {{ this }} group by delivery_id)
+    select prepared.profile_id, prepared.channel, prepared.weight, prepared.prepared_at as counted_at
+    from {{ this }} as prepared
+    where prepared.is_sendable
+        and prepared.profile_id is not null
+        and prepared.delivery_id <> {{ sql_text(run.delivery_id) }}
+        and prepared.priority >= {{ run.priority | int }}
+        and prepared.prepared_at > {{ dbt.dateadd('day', -1 * max_period, as_of()) }}
+        and prepared.run_id in (select max(run_id) from {{ this }} group by delivery_id)
+        and not exists (
+            select 1
+            from ledger_messages
+            where ledger_messages.run_id = prepared.run_id
+                and ledger_messages.recipient_id = prepared.recipient_id
+                and ledger_messages.state <> 'released'
+        )
     {% endif %}
 
 ),
