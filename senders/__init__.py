@@ -3,6 +3,7 @@
     job.py          herald send: shards, windows, claim → call → settle (the order that makes it exactly once)
     ledger.py       the append-only send ledger, shard locks, pause / resume / cancel
     dispatch.py     one provider call and every rule about retrying it
+    governor.py     one rate governor per send: 429s and X-RateLimit-* headers pace every worker, none freezes
     compose.py      send-list row → message, through the one renderer (herald.content)
     suppression.py  consent and quarantine re-checked at claim time, from the warehouse and the landing zone
     links.py        signed unsubscribe and preference links

@@ -62,6 +62,7 @@ _ERROR_TEXT_LIMIT = 300
 _USER_AGENT = "herald-senders"
 # X-RateLimit-Reset below this is a number of seconds, not a date: some APIs send a delta (no date is < 1e9).
 _EPOCH_FLOOR = 1_000_000_000
+_RATE_HEADERS = frozenset(("retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,8 @@ class KeepAlive:
         self.timeout = float(timeout)
         self.where = f"{self.host}:{self.port}"  # for messages: never the full URL
         self._conn: http.client.HTTPConnection | None = None
+        # The last answer's rate-limit headers, for the send's rate governor (senders.governor).
+        self.rate_headers: Mapping[str, str] = {}
         self._ssl_context = ssl.create_default_context() if parts.scheme == "https" else None
 
     def __repr__(self) -> str:
@@ -153,6 +156,7 @@ class KeepAlive:
             self._drop()
             raise self._ambiguous(method, target, exc, started) from exc
         response = HttpResponse(raw.status, _lower_headers(raw.getheaders()), data)
+        self.rate_headers = {k: v for k, v in response.headers.items() if k in _RATE_HEADERS}
         if raw.will_close:
             # The server ends the connection after this answer (Connection: close, HTTP/1.0): reopen next time.
             self._drop()

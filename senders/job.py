@@ -14,6 +14,7 @@ A kill anywhere loses nothing and sends nothing twice: a claim without an outcom
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 import os
@@ -36,9 +37,10 @@ from senders import ledger
 from senders.compose import POSTAL_FIELDS, Composer, Recipient
 from senders.dispatch import Gate, RetryPolicy, Settled, call, lookup
 from senders.errors import SendRefused
+from senders.governor import GovernorSettings, RateGovernor
 from senders.links import Links
 from senders.providers import open_provider
-from senders.providers.base import AccountRejected, OutgoingMessage, Provider, ProviderFault
+from senders.providers.base import AccountRejected, Doubt, OutgoingMessage, Provider, ProviderFault
 from senders.suppression import Suppressions
 
 
@@ -78,6 +80,8 @@ class SendOptions:
     max_per_hour: int | None = None
     send_window: SendWindow | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # How the provider's pushing back paces every worker (senders.governor); ``in_flight`` is the concurrency.
+    governor: GovernorSettings = field(default_factory=GovernorSettings)
     lookup_unknown: bool = True  # ask the provider about messages a previous sender left unknown
     ignore_approval: bool = False  # for proofs and tests of the send path only; never from the CLI
     now: Callable[[], dt.datetime] = lambda: clock.now()
@@ -206,7 +210,8 @@ class SendJob:
         self.env = dict(os.environ if env is None else env)
         self.progress = progress
         self._factory = provider_factory
-        self.gate = Gate()
+        in_flight = max(1, self.options.concurrency)
+        self.gate = Gate(governor=RateGovernor(dataclasses.replace(self.options.governor, in_flight=in_flight)))
         self._local = threading.local()
         self._providers: list[Provider] = []
         self._providers_lock = threading.Lock()
@@ -290,7 +295,11 @@ class SendJob:
         order = sorted(by_shard, key=lambda k: (k - os.getpid()) % shards)  # senders start apart
         busy = []
         gc.freeze()  # the run's recipients live as long as the job: out of the collector's sight (see _collector)
-        workers = _Workers(max(1, self.options.concurrency), self._call)
+        # More workers than requests in flight: a call waiting out a 429 holds a worker but no slot, so spare
+        # workers keep the slots busy (the governor caps requests in flight at the concurrency). Calls waiting at
+        # once ≈ the rate of 429s × Retry-After: three spares per slot cover 10 % of 429s at 50 ms per request.
+        in_flight = max(1, self.options.concurrency)
+        workers = _Workers(in_flight + min(3 * in_flight, 128), self._call)
         flight = _Flight(self, workers)
         try:
             for k in order:
@@ -372,7 +381,8 @@ class SendJob:
             if self._paused_or_cancelled():
                 break
             self._window(shard, pending[start : start + window], flight, batch)
-            flight.collect(until=2 * concurrency)
+            # Calls waiting out a 429 hold no slot: keep as many more in hand, so the slots never run dry.
+            flight.collect(until=2 * concurrency + self.gate.parked)
             if self._stop:
                 break
         flight.done_claiming(shard)
@@ -381,8 +391,15 @@ class SendJob:
         provider = self._provider()
         for start in range(0, len(unknown), 500):
             chunk = unknown[start : start + 500]
+            # In doubt since the message became unknown: after its claim, and after every request for it left
+            # (a dead sender's at the latest when the restart recorded it). A lagging provider's absence counts
+            # only once that is longer ago than its records lag.
+            doubts = {
+                r.message_id: Doubt(r.message_id, r.address, dt.datetime.fromisoformat(shard.last[r.message_id].at))
+                for r in chunk
+            }
             try:
-                found = lookup(provider, [r.message_id for r in chunk], self.gate, self.options.retry)
+                found = lookup(provider, [r.message_id for r in chunk], self.gate, self.options.retry, doubts=doubts)
             except ProviderFault as exc:
                 self.gate.count(f"lookup failed: {type(exc).__name__}")
                 return
@@ -393,6 +410,7 @@ class SendJob:
                     entries.append(self._entry(r, "accepted", attempt, provider_id="lookup", reason="found"))
                 elif found.get(r.message_id) is False:
                     entries.append(self._entry(r, "released", attempt, reason="not found at the provider"))
+                # None: the provider cannot tell yet; the message stays unknown for a later sender to settle
             shard.append(entries)
 
     def _paused_or_cancelled(self) -> bool:

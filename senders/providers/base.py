@@ -18,6 +18,7 @@ Exception text never contains credentials: providers build messages from status 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -56,6 +57,16 @@ class Outcome:
     status: OutcomeStatus
     provider_id: str = ""  # the provider's id for the message or the request (e.g. X-Message-Id, Twilio SID)
     reason: str = ""  # why it failed, in the provider's words (never credentials)
+
+
+@dataclass(frozen=True, slots=True)
+class Doubt:
+    """What the sender knows of a message whose call ended without an answer, for a lookup: where it went and
+    since when it has been in doubt (every request for it had left by then). Equal when every field is."""
+
+    message_id: str
+    address: str = ""  # the recipient's address as sent ("" when not known)
+    since: dt.datetime | None = None  # timezone-aware; None: not known, so an absence proves nothing
 
 
 class ProviderFault(SenderError):
@@ -100,8 +111,13 @@ class Provider(Protocol):
         """Hand ``messages`` to the provider in one call; one Outcome per message, or raise a ProviderFault."""
         ...
 
-    def lookup(self, message_ids: Sequence[str]) -> Mapping[str, bool | None]:
-        """Whether the provider has each message (True), surely has not (False), or cannot tell yet (None).
+    def lookup(
+        self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
+    ) -> Mapping[str, bool | None]:
+        """Whether the provider has each message (True), surely has not and never will (False: it may be sent
+        again), or cannot tell yet (None). ``doubts`` (by message id) say what the sender knows of each message;
+        a provider whose records lag the send answers False only once the message has been in doubt longer than
+        that lag.
 
         Used to settle messages whose call ended ambiguously, so they are neither lost nor sent twice."""
         ...

@@ -39,7 +39,14 @@ import pyarrow.parquet as pq
 from herald import clock
 from herald.project import Project
 from senders.errors import ProviderConfigError, SenderError
-from senders.providers.base import AmbiguousFault, Outcome, OutgoingMessage, RequestRejected, TransientFault
+from senders.providers.base import (
+    AmbiguousFault,
+    Doubt,
+    Outcome,
+    OutgoingMessage,
+    RequestRejected,
+    TransientFault,
+)
 
 COLUMNS = (
     "message_id",
@@ -136,7 +143,9 @@ class DirectMailProvider:
             for m in messages
         ]
 
-    def lookup(self, message_ids: Sequence[str]) -> Mapping[str, bool | None]:
+    def lookup(
+        self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
+    ) -> Mapping[str, bool | None]:
         """True for each letter in a visible part, False otherwise; None when a part could not be read."""
         self._refresh()
         absent: bool | None = None if self._unreadable else False

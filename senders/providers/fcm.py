@@ -49,7 +49,7 @@ from senders.http import (
     timeout_setting,
     url_setting,
 )
-from senders.providers.base import AccountRejected, Outcome, OutgoingMessage, RateLimited, TransientFault
+from senders.providers.base import AccountRejected, Doubt, Outcome, OutgoingMessage, RateLimited, TransientFault
 
 DEFAULT_HOST = "https://fcm.googleapis.com"
 DEFAULT_TIMEOUT = 10.0
@@ -158,9 +158,16 @@ class FcmProvider:
             raise AccountRejected(said, status=response.status)
         raise fault_for(response, provider="FCM", detail=detail)
 
-    def lookup(self, message_ids: Sequence[str]) -> Mapping[str, bool | None]:
+    def lookup(
+        self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
+    ) -> Mapping[str, bool | None]:
         """Always "cannot tell": FCM cannot be asked what it accepted."""
         return dict.fromkeys(message_ids)
+
+    @property
+    def rate_headers(self) -> Mapping[str, str]:
+        """The last answer's rate-limit headers (``Retry-After``, ``X-RateLimit-*``), for the send's governor."""
+        return self._http.rate_headers
 
     def close(self) -> None:
         self._http.close()

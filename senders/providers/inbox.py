@@ -21,7 +21,14 @@ from herald import clock
 from herald.project import Project
 from senders.errors import ProviderConfigError
 from senders.inbox import encode_message, message_heads, messages_dir, stamp, visible_files, write_atomic
-from senders.providers.base import AmbiguousFault, Outcome, OutgoingMessage, RequestRejected, TransientFault
+from senders.providers.base import (
+    AmbiguousFault,
+    Doubt,
+    Outcome,
+    OutgoingMessage,
+    RequestRejected,
+    TransientFault,
+)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]")
 
@@ -118,7 +125,9 @@ class InboxProvider:
             for m in messages
         ]
 
-    def lookup(self, message_ids: Sequence[str]) -> Mapping[str, bool | None]:
+    def lookup(
+        self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
+    ) -> Mapping[str, bool | None]:
         """True for each id stored in a visible part, False otherwise; None when a part could not be read."""
         missing = set(message_ids)
         unreadable = False

@@ -12,15 +12,33 @@ run and delivery ids as custom args and categories. Never personal data, never t
 Settings (environment): ``SENDGRID_API_KEY`` (required, secret), ``HERALD_SENDGRID_HOST`` (default
 https://api.sendgrid.com), ``HERALD_SENDGRID_TIMEOUT`` (seconds, default 30), ``HERALD_SENDGRID_ASM_GROUP``
 (unsubscribe group id, optional), ``HERALD_SENDGRID_LOOKUP`` (``on``: settle ambiguous sends through the Email
-Activity API, which needs SendGrid's add-on; default ``on``).
+Activity API, which needs SendGrid's add-on; default ``on``), ``HERALD_SENDGRID_LOOKUP_SETTLE`` (seconds a message
+must have been in doubt before the Activity API's "not there" may release it to be sent again; default 1800).
+
+Looking up (``lookup``): the Activity API's list rows carry ``msg_id``, ``to_email``, subject, status and counts,
+never custom args, though its query language filters on them. So a message is looked up only by queries that pin
+the run's and the message's custom args, and a row is matched to a message by what the row itself carries:
+
+- one query per chunk of messages (``unique_args['run_id']="R" AND unique_args['message_id'] IN (...)``): no row
+  at all means none of them is there; a row whose ``to_email`` is the address of exactly one message of the chunk
+  is that message; a message whose address no row shows is not there (when every row is explained and the answer
+  was not cut at its limit);
+- whatever that leaves open (an address shared within the chunk, a row the chunk cannot explain, a cut answer) is
+  asked one message at a time (``... AND unique_args['message_id']="M"``): a row is that message.
+
+The ``X-Message-Id`` of a request is recorded only with its answer, so a message in doubt has none to look up by.
+Activity lags the send by minutes: "not there" releases a message only once it has been in doubt longer than the
+settling time; before that, and whenever a row cannot be matched with certainty, the answer is "cannot tell".
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import email.message
 import io
 import json
 import logging
+import re
 import urllib.error
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +50,11 @@ from python_http_client.client import Response
 from python_http_client.exceptions import HTTPError, handle_error
 from sendgrid import SendGridAPIClient
 
+from herald import clock
 from herald.campaigns.plans import Sender
 from senders.errors import ProviderConfigError
 from senders.http import HttpResponse, KeepAlive, raise_for_status
-from senders.providers.base import Outcome, OutgoingMessage
+from senders.providers.base import AmbiguousFault, Doubt, Outcome, OutgoingMessage
 
 # python_http_client logs request headers (the API key) and bodies (personal data) at DEBUG: never let it.
 logging.getLogger("python_http_client").setLevel(logging.WARNING)
@@ -43,6 +62,10 @@ logging.getLogger("python_http_client").setLevel(logging.WARNING)
 DEFAULT_HOST = "https://api.sendgrid.com"
 MAX_PERSONALIZATIONS = 1000
 LOOKUP_CHUNK = 100  # ids per Email Activity query
+ACTIVITY_LIMIT = 1000  # the most rows one Email Activity query returns
+DEFAULT_SETTLE = 1800.0  # seconds; the documented Activity lag is minutes
+# What may go between double quotes in a query without escaping (the query reference documents none).
+_QUOTABLE = re.compile(r"[A-Za-z0-9._:@+-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +75,7 @@ class SendGridSettings:
     timeout: float = 30.0
     asm_group: int | None = None
     lookup: bool = True
+    lookup_settle: float = DEFAULT_SETTLE  # seconds in doubt before an absence from Email Activity is believed
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SendGridSettings:
@@ -62,16 +86,21 @@ class SendGridSettings:
             timeout = float(env.get("HERALD_SENDGRID_TIMEOUT", "30"))
             group = env.get("HERALD_SENDGRID_ASM_GROUP")
             asm = int(group) if group else None
+            settle = float(env.get("HERALD_SENDGRID_LOOKUP_SETTLE") or DEFAULT_SETTLE)
         except ValueError as exc:
             raise ProviderConfigError(
-                "HERALD_SENDGRID_TIMEOUT must be seconds and HERALD_SENDGRID_ASM_GROUP an integer"
+                "HERALD_SENDGRID_TIMEOUT and HERALD_SENDGRID_LOOKUP_SETTLE must be seconds and"
+                " HERALD_SENDGRID_ASM_GROUP an integer"
             ) from exc
+        if not settle >= 0:
+            raise ProviderConfigError("HERALD_SENDGRID_LOOKUP_SETTLE must be zero or more seconds")
         return cls(
             api_key=key,
             host=env.get("HERALD_SENDGRID_HOST", DEFAULT_HOST).rstrip("/"),
             timeout=timeout,
             asm_group=asm,
             lookup=env.get("HERALD_SENDGRID_LOOKUP", "on").lower() not in ("off", "0", "false", "no"),
+            lookup_settle=settle,
         )
 
 
@@ -269,29 +298,108 @@ class SendGridProvider:
 
     # ------------------------------------------------------------------ settling ambiguous sends
 
-    def lookup(self, message_ids: Sequence[str]) -> Mapping[str, bool | None]:
-        """Ask the Email Activity API which messages SendGrid has. Activity lags: callers decide how soon to
-        trust an absence (senders.dispatch treats it as final; see docs/senders.md for production)."""
+    def lookup(
+        self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
+    ) -> Mapping[str, bool | None]:
+        """Which messages SendGrid has (True), surely has not (False: in doubt longer than the settling time and
+        not in Email Activity) or cannot tell (None), matched only by what the documented rows carry (see the
+        module notes). Eager: one query per chunk, plus one per message a chunk leaves open."""
         if not self.settings.lookup:
-            return {m: None for m in message_ids}
-        found: dict[str, bool | None] = {}
+            return dict.fromkeys(message_ids)
+        doubts = doubts or {}
+        seen: dict[str, bool | None] = {}
         for start in range(0, len(message_ids), LOOKUP_CHUNK):
-            chunk = list(message_ids[start : start + LOOKUP_CHUNK])
-            ids = ", ".join(f'"{m}"' for m in chunk)  # message ids are hex: nothing to escape
-            query = f"unique_args['message_id'] IN ({ids})"
-            path = f"/v3/messages?limit=1000&query={quote(query)}"
-            r = self._transport.request(
-                "GET", path, headers={"Authorization": f"Bearer {self.settings.api_key}", "Accept": "application/json"}
-            )
-            raise_for_status(r, provider="SendGrid")
-            have = {
-                str((row.get("unique_args") or {}).get("message_id")) for row in (r.json() or {}).get("messages", [])
-            }
-            found.update({m: m in have for m in chunk})
-        return found
+            seen.update(self._seen(list(message_ids[start : start + LOOKUP_CHUNK]), doubts))
+        now = clock.now()
+        return {m: settled(seen.get(m), doubts.get(m), now, self.settings.lookup_settle) for m in message_ids}
+
+    def _seen(self, chunk: list[str], doubts: Mapping[str, Doubt]) -> dict[str, bool | None]:
+        """Whether Email Activity shows each message of ``chunk`` now (True / False), or None if it cannot be told."""
+        if not _QUOTABLE.fullmatch(self.run_id):
+            return dict.fromkeys(chunk)
+        askable = [m for m in chunk if _QUOTABLE.fullmatch(m)]
+        out: dict[str, bool | None] = dict.fromkeys(chunk)
+        if not askable:
+            return out
+        ids = ", ".join(f'"{m}"' for m in askable)
+        rows = self._rows(f"{self._run_filter()} AND unique_args['message_id'] IN ({ids})", ACTIVITY_LIMIT)
+        out.update(match_rows(askable, {m: d.address for m, d in doubts.items()}, rows, ACTIVITY_LIMIT))
+        for m in askable:
+            if out[m] is None:  # one message per query: any row is that message
+                out[m] = bool(self._rows(f"{self._run_filter()} AND unique_args['message_id']=\"{m}\"", 1))
+        return out
+
+    def _run_filter(self) -> str:
+        return f"unique_args['run_id']=\"{self.run_id}\""
+
+    def _rows(self, query: str, limit: int) -> list[Any]:
+        path = f"/v3/messages?limit={limit}&query={quote(query)}"
+        r = self._transport.request(
+            "GET", path, headers={"Authorization": f"Bearer {self.settings.api_key}", "Accept": "application/json"}
+        )
+        raise_for_status(r, provider="SendGrid")
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        rows = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            # An answer without the documented list proves nothing either way.
+            raise AmbiguousFault("SendGrid Email Activity answered without a list of messages")
+        return rows
+
+    @property
+    def rate_headers(self) -> Mapping[str, str]:
+        """The last answer's rate-limit headers (``Retry-After``, ``X-RateLimit-*``), for the send's governor."""
+        return self._transport.rate_headers
 
     def close(self) -> None:
         self._transport.close()
+
+
+def match_rows(
+    message_ids: Sequence[str], addresses: Mapping[str, str], rows: Sequence[Any], limit: int
+) -> dict[str, bool | None]:
+    """Match the rows of a query that pinned ``message_ids`` (and the run) to them by ``to_email`` alone: True
+    (a row is this message), False (no row is), None (cannot be told from the rows). ``addresses``: each
+    message's recipient address as sent; a message without one can only be told absent when there is no row."""
+    if not rows:
+        return dict.fromkeys(message_ids, False)
+    cut = len(rows) >= limit  # there may be rows beyond the limit: no absence can be told
+    owners: dict[str, list[str]] = {}
+    for m in message_ids:
+        address = addresses.get(m, "").strip().lower()
+        if address:
+            owners.setdefault(address, []).append(m)
+    shown: set[str] = set()
+    unexplained = False
+    for row in rows:
+        to_email = row.get("to_email") if isinstance(row, dict) else None
+        if not isinstance(to_email, str) or to_email.strip().lower() not in owners:
+            unexplained = True  # a row of a message whose address is not known here (or a malformed row)
+            continue
+        shown.add(to_email.strip().lower())
+    out: dict[str, bool | None] = {}
+    for m in message_ids:
+        address = addresses.get(m, "").strip().lower()
+        if not address:
+            out[m] = None
+        elif address in shown:
+            out[m] = True if len(owners[address]) == 1 else None  # one of several messages to it: which one?
+        else:
+            out[m] = None if cut or unexplained else False
+    return out
+
+
+def settled(seen: bool | None, doubt: Doubt | None, now: dt.datetime, settle: float) -> bool | None:
+    """What a lookup may answer for a message Email Activity shows (True), does not show (False) or cannot tell
+    (None): an absence is believed only once the message has been in doubt for ``settle`` seconds, since
+    Activity lags the send; with no known doubt time it is never believed."""
+    if seen is not False:
+        return seen
+    if doubt is None or doubt.since is None:
+        return None
+    return False if (now - doubt.since).total_seconds() >= settle else None
 
 
 def _plain(mapping: Mapping[str, str]) -> dict[str, str]:

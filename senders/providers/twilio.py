@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from senders.errors import ProviderConfigError
 from senders.http import HttpResponse, KeepAlive, error_text, fault_for, timeout_setting, url_setting
-from senders.providers.base import AccountRejected, Outcome, OutgoingMessage
+from senders.providers.base import AccountRejected, Doubt, Outcome, OutgoingMessage
 
 DEFAULT_HOST = "https://api.twilio.com"
 DEFAULT_TIMEOUT = 10.0
@@ -169,9 +169,16 @@ class TwilioProvider:
             raise AccountRejected(f"Twilio answered {response.status}: {detail}", status=response.status)
         raise fault_for(response, provider="Twilio", detail=detail)
 
-    def lookup(self, message_ids: Sequence[str]) -> Mapping[str, bool | None]:
+    def lookup(
+        self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
+    ) -> Mapping[str, bool | None]:
         """Always "cannot tell": nothing Twilio lists carries our id (see the module notes)."""
         return dict.fromkeys(message_ids)
+
+    @property
+    def rate_headers(self) -> Mapping[str, str]:
+        """The last answer's rate-limit headers (``Retry-After``, ``X-RateLimit-*``), for the send's governor."""
+        return self._http.rate_headers
 
     def close(self) -> None:
         self._http.close()

@@ -60,6 +60,7 @@ from senders.errors import SenderError
 from senders.providers import open_provider
 from senders.providers.base import (
     AccountRejected,
+    Doubt,
     Outcome,
     OutgoingMessage,
     Provider,
@@ -264,8 +265,10 @@ class _Watched:
             self.last_fault = exc
             raise
 
-    def lookup(self, message_ids: Sequence[str]) -> Mapping[str, bool | None]:
-        return self.inner.lookup(message_ids)
+    def lookup(
+        self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
+    ) -> Mapping[str, bool | None]:
+        return self.inner.lookup(message_ids, doubts=doubts)
 
     def close(self) -> None:
         self.inner.close()
@@ -429,8 +432,14 @@ class Transactional:
             return _in_progress(previous.message_id, run)
         # unknown, or claimed by a writer that died during the call: ask the provider, never send blindly
         provider = self.providers.get(mt, run)
+        # In doubt since it became unknown, or, for a claim whose writer died, since now (the call may have left
+        # any time before): an absence counts only once the provider's records have caught up with that.
+        since = dt.datetime.fromisoformat(previous.at) if state == "unknown" else clock.now()
+        doubt = Doubt(previous.message_id, "", since)
         try:
-            found = dispatch.lookup(provider, [previous.message_id], self.gate, self.policy).get(previous.message_id)
+            found = dispatch.lookup(
+                provider, [previous.message_id], self.gate, self.policy, doubts={previous.message_id: doubt}
+            ).get(previous.message_id)
         except ProviderFault as exc:
             found = None
             log.warning("lookup of %s failed: %s", previous.message_id, exc)

@@ -37,11 +37,16 @@ are validated in full, answered 200, counted, and record nothing.
 ``GET /v3/messages?query=...&limit=N`` answers from the recorded messages in SendGrid's Email Activity query
 language, one row per ``to`` address, most recent first, e.g.::
 
-    unique_args['message_id']="m-1" OR unique_args['message_id']="m-2"
+    unique_args['run_id']="r-1" AND unique_args['message_id'] IN ("m-1", "m-2")
 
 Fields: ``msg_id``, ``from_email``, ``to_email``, ``subject``, ``status``, ``categories`` and
 ``unique_args['<name>']`` (the custom args); operators ``=``, ``!=``, ``IN (...)``, ``NOT IN (...)``, ``AND``,
-``OR``, ``NOT`` and parentheses; strings in double quotes with ``\\`` escapes.
+``OR``, ``NOT`` and parentheses; strings in double quotes with ``\\`` escapes. ``query`` is required and ``limit``
+is 1 to 1,000 (as the contract says); anything else is a 400 ``{"errors": [{"message": "invalid syntax: ..."}]}``
+(the documented error shape). Rows have exactly the documented shape of the list (``from_email, msg_id, subject,
+to_email, status, opens_count, clicks_count, last_event_time``): the custom args can be filtered on, never read
+back, as on the live API. ``activity_lag`` (seconds) hides a message from the Activity API for that long after it
+was recorded, as the live feed lags the send.
 
 Driving a separate process: ``GET /_fake/stats`` and ``POST /_fake/faults`` (``{"inject": [...], "storm": {"rate":
 0.2, "kinds": [...]}, "latency": 0.1}``) bypass latency and faults and need no key::
@@ -166,10 +171,12 @@ class FakeSendGrid(FakeProvider):
         schema_path: Path | None = None,
         keep_content: bool = True,
         log_bodies: bool = True,
+        activity_lag: float = 0.0,
         **kw: Any,
     ) -> None:
         super().__init__(latency=latency, **kw)
         self.api_key = api_key
+        self.activity_lag = activity_lag  # seconds before a recorded message shows in Email Activity
         self.keep_content = keep_content
         self.log_bodies = log_bodies
         self.schema_path = Path(schema_path).resolve() if schema_path is not None else DEFAULT_SCHEMA
@@ -420,14 +427,17 @@ class FakeSendGrid(FakeProvider):
         except ValueError:
             limit = 0
         if not 0 < limit <= ACTIVITY_MAX_LIMIT:
-            return Reply(400, _errors("limit", f"limit must be an integer from 1 to {ACTIVITY_MAX_LIMIT}"))
+            return Reply(400, _activity_error(f"limit must be an integer from 1 to {ACTIVITY_MAX_LIMIT}"))
         query = (params.get("query") or [""])[0]
+        if not query.strip():
+            return Reply(400, _activity_error("invalid syntax: a query is required"))
         try:
-            node = _parse_query(query) if query.strip() else None
+            node = _parse_query(query)
         except QueryError as exc:
-            return Reply(400, _errors("query", f"invalid query: {exc}"))
-        predicate = _compile_query(node) if node is not None else _always
-        wanted = _candidate_message_ids(node) if node is not None else None
+            return Reply(400, _activity_error(f"invalid syntax: {exc}"))
+        predicate = _compile_query(node)
+        wanted = _candidate_message_ids(node)
+        visible_before = time.time() - self.activity_lag
         with self.lock:
             if wanted is None:
                 pool: Iterable[SentMessage] = reversed(self.sent)
@@ -436,8 +446,10 @@ class FakeSendGrid(FakeProvider):
                 pool = sorted(found, key=lambda m: m.seq, reverse=True)
             rows = []
             for message in pool:
-                for row in _activity_rows(message):
-                    if predicate(row):
+                if message.received_at > visible_before:
+                    continue
+                for view, row in _activity_rows(message):
+                    if predicate(view):
                         rows.append(row)
                         if len(rows) >= limit:
                             break
@@ -456,6 +468,7 @@ class FakeSendGrid(FakeProvider):
                 if not isinstance(spec, dict):
                     raise ValueError("expected a JSON object")
                 latency = float(spec["latency"]) if "latency" in spec else None
+                lag = float(spec["activity_lag"]) if "activity_lag" in spec else None
                 storm = spec.get("storm")
                 storm_rate = float(storm.get("rate", 0.0)) if storm else None
                 storm_kinds = tuple(storm.get("kinds") or FAULTS) if storm else ()
@@ -467,6 +480,8 @@ class FakeSendGrid(FakeProvider):
                 return Reply(400, _errors(None, str(exc)))
             if latency is not None:
                 self.latency = latency
+            if lag is not None:
+                self.activity_lag = lag
             if storm is not None:
                 self.storm(storm_rate or 0.0, storm_kinds)
             if inject:
@@ -479,6 +494,7 @@ class FakeSendGrid(FakeProvider):
                     "queued": queued,
                     "storm": {"rate": self.fault_rate, "kinds": list(self.fault_kinds)},
                     "latency": self.latency,
+                    "activity_lag": self.activity_lag,
                 },
             )
         return Reply(404, _errors(None, "resource not found"))
@@ -503,6 +519,11 @@ def _problem(field_path: str | None, message: str) -> dict[str, Any]:
 
 def _errors(field_path: str | None, message: str) -> dict[str, Any]:
     return {"errors": [_problem(field_path, message)]}
+
+
+def _activity_error(message: str) -> dict[str, Any]:
+    # The Email Activity API's documented 400: a list of errors, each only a message.
+    return {"errors": [{"message": message}]}
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -1099,21 +1120,34 @@ def _candidate_message_ids(node: tuple[Any, ...]) -> set[str] | None:
     return None
 
 
-def _activity_rows(message: SentMessage) -> Iterator[dict[str, Any]]:
+ACTIVITY_ROW_FIELDS = (
+    "from_email",
+    "msg_id",
+    "subject",
+    "to_email",
+    "status",
+    "opens_count",
+    "clicks_count",
+    "last_event_time",
+)
+
+
+def _activity_rows(message: SentMessage) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Per ``to`` address: what a query may filter on (the row plus categories and custom args), and the row as
+    the API returns it (exactly the documented fields)."""
     when = datetime.fromtimestamp(message.received_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for to_email in message.to:
-        yield {
+        row = {
             "from_email": message.from_email,
             "msg_id": message.msg_id,
-            "subject": message.subject,
+            "subject": message.subject or "",
             "to_email": to_email,
             "status": "delivered",
             "opens_count": 0,
             "clicks_count": 0,
             "last_event_time": when,
-            "categories": list(message.categories),
-            "unique_args": dict(message.custom_args),
         }
+        yield {**row, "categories": list(message.categories), "unique_args": dict(message.custom_args)}, row
 
 
 # ---------------------------------------------------------------------------------------------------- process
@@ -1127,6 +1161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lean", action="store_true", help="keep no message content and no accepted bodies")
+    parser.add_argument("--activity-lag", type=float, default=0.0, help="seconds before Email Activity shows a send")
     args = parser.parse_args(argv)
     fake = FakeSendGrid(
         api_key=args.api_key,
@@ -1135,6 +1170,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         keep_content=not args.lean,
         log_bodies=not args.lean,
+        activity_lag=args.activity_lag,
     ).start(args.port)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

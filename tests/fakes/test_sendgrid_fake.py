@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from python_http_client.exceptions import (
     BadRequestsError,
     NotFoundError,
@@ -24,6 +25,8 @@ from python_http_client.exceptions import (
     TooManyRequestsError,
     UnauthorizedError,
 )
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
     Bcc,
@@ -42,7 +45,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
-from tests.fakes.sendgrid import FakeSendGrid
+from tests.fakes.sendgrid import ACTIVITY_ROW_FIELDS, FakeSendGrid
 
 KEY = "SG.test-key.secret"
 ROOT = Path(__file__).resolve().parents[2]
@@ -478,29 +481,76 @@ def test_faults_can_be_driven_over_http_without_the_control_calls_using_them(
 # ---------------------------------------------------------------------------------------------------- activity
 
 
+ACTIVITY_CONTRACT = ROOT.parent / "shared/contracts/sendgrid/email_activity_v3.openapi.json"
+
+
+def activity_validator(status: int) -> Draft202012Validator:
+    """A validator of ``GET /v3/messages`` answers with ``status``, from the official OpenAPI document (its
+    ``$ref``s resolved in place), with every object closed: a field the contract does not list is an error."""
+    document = json.loads(ACTIVITY_CONTRACT.read_text())
+    pointer = f"/paths/~1v3~1messages/get/responses/{status}/content/application~1json/schema"
+    registry: Registry[Any] = Registry().with_resource("urn:activity", DRAFT202012.create_resource(document))
+    schema = _closed(registry.resolver().lookup(f"urn:activity#{pointer}").contents, document)
+    return Draft202012Validator(schema, registry=registry)
+
+
+def _closed(schema: Any, document: dict[str, Any]) -> Any:
+    if isinstance(schema, list):
+        return [_closed(s, document) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:  # local refs, resolved here so the closed copy stays self-contained
+        target: Any = document
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        schema = {**{k: v for k, v in schema.items() if k != "$ref"}, **target}
+    out = {k: _closed(v, document) for k, v in schema.items()}
+    if out.get("type") == "object" and "properties" in out:
+        out["additionalProperties"] = False
+    return out
+
+
 def activity(sg: SendGridAPIClient, query: str, limit: int = 50) -> list[dict[str, Any]]:
     response = sg.client.messages.get(query_params={"query": query, "limit": limit})
     assert response.status_code == 200
-    rows: list[dict[str, Any]] = json.loads(response.body)["messages"]
+    body = json.loads(response.body)
+    errors = sorted(str(e.message) for e in activity_validator(200).iter_errors(body))
+    assert errors == [], errors
+    rows: list[dict[str, Any]] = body["messages"]
+    for row in rows:
+        assert tuple(row) == ACTIVITY_ROW_FIELDS  # exactly the documented row: no custom args, no categories
     return rows
 
 
-def test_the_activity_lookup_finds_recorded_ids_and_only_them(fake: FakeSendGrid, sg: SendGridAPIClient) -> None:
+def test_the_contract_validator_is_strict() -> None:
+    row = dict.fromkeys(ACTIVITY_ROW_FIELDS, "x") | {"status": "delivered", "opens_count": 0, "clicks_count": 0}
+    assert activity_validator(200).is_valid({"messages": [row]})
+    assert not activity_validator(200).is_valid({"messages": [{**row, "unique_args": {"message_id": "m-1"}}]})
+    assert not activity_validator(200).is_valid({"messages": [{**row, "status": "sent"}]})
+    assert not activity_validator(200).is_valid({"messages": [{k: v for k, v in row.items() if k != "msg_id"}]})
+    assert not activity_validator(400).is_valid({"errors": [{"field": "query"}]})
+
+
+def by_address(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["to_email"]: r for r in rows}
+
+
+def test_the_activity_lookup_filters_on_custom_args_and_answers_documented_rows(
+    fake: FakeSendGrid, sg: SendGridAPIClient
+) -> None:
     sg.send(mail(4))
     rows = activity(sg, "unique_args['message_id']=\"m-1\" OR unique_args['message_id']=\"m-3\"")
-    assert sorted(r["unique_args"]["message_id"] for r in rows) == ["m-1", "m-3"]
-    assert {r["to_email"] for r in rows} == {"user1@example.com", "user3@example.com"}
-    by_id = {r["unique_args"]["message_id"]: r for r in rows}
-    assert by_id["m-1"]["status"] == "delivered"
-    assert by_id["m-1"]["subject"] == "Hello User 1"
-    assert by_id["m-1"]["msg_id"] == fake.messages["m-1"][0].msg_id
-    assert by_id["m-1"]["unique_args"] == {"run_id": "run-7", "message_id": "m-1"}
+    assert set(by_address(rows)) == {"user1@example.com", "user3@example.com"}
+    row = by_address(rows)["user1@example.com"]
+    assert row["status"] == "delivered" and row["subject"] == "Hello User 1"
+    assert row["msg_id"] == fake.messages["m-1"][0].msg_id
 
     assert activity(sg, "unique_args['message_id']=\"m-9\"") == []
     assert activity(sg, "(unique_args['message_id']=\"m-9\") OR (unique_args['message_id']=\"m-9b\")") == []
-    assert [r["unique_args"]["message_id"] for r in activity(sg, 'to_email="user2@example.com"')] == ["m-2"]
+    assert [r["msg_id"] for r in activity(sg, 'to_email="user2@example.com"')] == [fake.messages["m-2"][0].msg_id]
     pinned = activity(sg, 'unique_args[\'run_id\']="run-7" AND unique_args[\'message_id\'] IN ("m-0", "m-2")')
-    assert sorted(r["unique_args"]["message_id"] for r in pinned) == ["m-0", "m-2"]
+    assert set(by_address(pinned)) == {"user0@example.com", "user2@example.com"}
+    assert activity(sg, 'unique_args[\'run_id\']="run-8" AND unique_args[\'message_id\'] IN ("m-0", "m-2")') == []
     assert len(activity(sg, "unique_args['run_id']=\"run-7\"", limit=3)) == 3
     assert len(activity(sg, "NOT unique_args['message_id']=\"m-0\"")) == 3
 
@@ -512,15 +562,41 @@ def test_the_activity_lookup_shows_each_delivery_of_a_duplicate(fake: FakeSendGr
     assert len(rows) == 2 and rows[0]["msg_id"] != rows[1]["msg_id"]
 
 
-def test_the_activity_lookup_needs_the_key_and_a_valid_query(fake: FakeSendGrid, sg: SendGridAPIClient) -> None:
+def test_the_activity_lookup_lags_the_send(fake: FakeSendGrid, sg: SendGridAPIClient) -> None:
+    fake.activity_lag = 3600.0
+    sg.send(mail(2))
+    assert activity(sg, "unique_args['run_id']=\"run-7\"") == []
+    fake.activity_lag = 0.0
+    assert len(activity(sg, "unique_args['run_id']=\"run-7\"")) == 2
+    assert control(fake, "/_fake/faults", {"activity_lag": 60})["activity_lag"] == 60.0
+    assert activity(sg, "unique_args['run_id']=\"run-7\"") == []
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"query": "unique_args['message_id']=m-1"}, "invalid"),  # unquoted value
+        ({"query": 'message_id="m-1"'}, "invalid"),  # not a field of the query language
+        ({"query": 'unique_args="m-1"'}, "invalid"),  # a custom arg needs its name
+        ({"query": 'msg_id="x" AND'}, "invalid"),
+        ({"limit": 10}, "invalid"),  # the contract requires a query
+        ({"query": 'msg_id="x"', "limit": 1001}, "limit"),
+        ({"query": 'msg_id="x"', "limit": 0}, "limit"),
+    ],
+)
+def test_the_activity_lookup_refuses_what_the_contract_does_not_allow(
+    fake: FakeSendGrid, sg: SendGridAPIClient, params: dict[str, Any], said: str
+) -> None:
+    with pytest.raises(BadRequestsError) as exc:
+        sg.client.messages.get(query_params=params)
+    body = json.loads(exc.value.body)
+    assert [e["message"].split(" ", 1)[0] for e in body["errors"]] == [said]
+    assert sorted(str(e.message) for e in activity_validator(400).iter_errors(body)) == []
+
+
+def test_the_activity_lookup_needs_the_key(fake: FakeSendGrid, sg: SendGridAPIClient) -> None:
     with pytest.raises(UnauthorizedError):
         client(fake.url, key="SG.wrong").client.messages.get(query_params={"query": 'msg_id="x"'})
-    with pytest.raises(BadRequestsError) as exc:
-        sg.client.messages.get(query_params={"query": "unique_args['message_id']=m-1"})
-    assert error_fields(exc) == ["query"]
-    with pytest.raises(BadRequestsError) as exc:
-        sg.client.messages.get(query_params={"query": 'msg_id="x"', "limit": 1001})
-    assert error_fields(exc) == ["limit"]
 
 
 def test_an_unknown_path_is_404_with_the_error_shape(fake: FakeSendGrid, sg: SendGridAPIClient) -> None:

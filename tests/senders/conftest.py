@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from herald.build import build
 from herald.campaigns.prepare import prepare
 from herald.generate.core import generate
 from herald.project import Project
+from senders import ledger
 from tests.conftest import make_scratch_project
 from tests.fakes.sendgrid import FakeSendGrid
 
@@ -239,3 +242,21 @@ def sender_env(project: Project, fake: FakeSendGrid) -> dict[str, str]:
         "HERALD_HOME": str(project.root),
         "HERALD_WAREHOUSE_DIR": str(project.warehouse_dir),
     }
+
+
+def send_until_settled(
+    cmd: list[str], env: Mapping[str, str], project: Project, run_id: str, *, deadline: float = 600.0
+) -> list[subprocess.CompletedProcess[str]]:
+    """Run ``cmd`` (a ``herald send``) again and again until no message of the run is left ``unknown``: a lookup
+    releases a message the provider does not have only once it has been in doubt for the settling time, so a
+    later run settles what an earlier one could not. Returns every run's result; fails after ``deadline``
+    seconds (a bound for a stuck sender, not a timing the test relies on)."""
+    done: list[subprocess.CompletedProcess[str]] = []
+    stop = time.monotonic() + deadline
+    while True:
+        done.append(subprocess.run(cmd, env=dict(env), capture_output=True, text=True, timeout=deadline))
+        latest = ledger.read_run(project, run_id)
+        if not any(e.state in ("unknown", "claimed") for e in latest.values()):
+            return done
+        assert time.monotonic() < stop, f"messages still unknown after {deadline} s: {done[-1].stdout}"
+        time.sleep(1.0)

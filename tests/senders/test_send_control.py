@@ -42,8 +42,10 @@ def test_a_fault_storm_ends_with_every_message_settled_and_none_sent_twice(
     assert fake_sendgrid.duplicates() == {}
     latest = ledger.read_run(send_project, run_id)
     accepted = {m for m, e in latest.items() if e.state == "accepted"}
-    # Every ambiguous call was settled by looking it up: what the fake holds is exactly what the ledger says.
-    assert accepted == fake_sendgrid.accepted_ids()
+    unknown = {m for m, e in latest.items() if e.state == "unknown"}
+    # Every ambiguous call was looked up: what was found is accepted; what Email Activity did not show (yet) stays
+    # unknown until the settling time has passed, never sent again at once.
+    assert accepted <= fake_sendgrid.accepted_ids() <= accepted | unknown
     report = format_summary(summary)
     assert "rate_limited" in report and "ambiguous" in report
 
