@@ -22,11 +22,18 @@ environment variable ``HERALD_EMAIL_ALLOW_TEST_DOMAINS`` (``1``/``true``/``yes``
 variable, so a project that allows them allows them everywhere. ``.invalid``, ``.localhost`` and the rest stay
 refused even then: they can never receive mail. Documentation domains (``example.com``/``.net``/``.org`` and the
 ``.example`` top-level domain) are ordinary domains to the policy and always pass.
+
+Reserved domains: ``is_reserved_domain`` says whether a domain is one that no real person's mailbox can be under
+(``example.com``/``.net``/``.org`` and their subdomains, RFC 2606; the top-level domains ``.test``, ``.invalid``,
+``.example`` and ``.localhost``, RFC 2606 and 6761). Demo and generated contacts use only these, and a run to such
+contacts refuses any other domain; ``RESERVED_DOMAIN_PATTERN`` is the same rule for SQL's
+``regexp_full_match``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -35,6 +42,15 @@ ALLOW_TEST_DOMAINS_ENV = "HERALD_EMAIL_ALLOW_TEST_DOMAINS"
 # Reserved for testing (RFC 6761 6.2); the only special-use name the test switch lets through.
 TEST_DOMAINS: tuple[str, ...] = ("test",)
 SPECIAL_USE_DOMAINS: tuple[str, ...] = tuple(SPECIAL_USE_DOMAIN_NAMES)
+# Names reserved for examples and testing (RFC 2606, RFC 6761): the domains, with any subdomain, and the
+# top-level domains. Nobody outside the project can own a mailbox under them.
+RESERVED_EXAMPLE_DOMAINS: tuple[str, ...] = ("example.com", "example.net", "example.org")
+RESERVED_TOP_LEVEL_DOMAINS: tuple[str, ...] = ("test", "invalid", "example", "localhost")
+# A whole-domain match (Python's re.fullmatch, SQL's regexp_full_match): written in the syntax both share.
+RESERVED_DOMAIN_PATTERN = (
+    r"(?:.*\.)?(?:" + "|".join(re.escape(d) for d in (*RESERVED_EXAMPLE_DOMAINS, *RESERVED_TOP_LEVEL_DOMAINS)) + ")"
+)
+_RESERVED_DOMAIN = re.compile(RESERVED_DOMAIN_PATTERN)
 MAX_LOCAL_PART = 64
 MAX_LABEL = 63
 MAX_DOMAIN = 253
@@ -108,3 +124,16 @@ def _sentence(message: str) -> str:
 def is_email(value: str) -> bool:
     """Whether ``value``, exactly as written (no surrounding whitespace), is an address the policy accepts."""
     return value == value.strip(SURROUNDING_WHITESPACE) and check_email(value).is_valid
+
+
+def is_reserved_domain(domain: str) -> bool:
+    """Whether ``domain`` (the part after the ``@``) is reserved for examples and testing, so that no real
+    person's mailbox can be under it. Case, surrounding whitespace and a trailing root dot do not matter.
+
+    >>> is_reserved_domain("gmail.example.com"), is_reserved_domain("shop.test"), is_reserved_domain("gmail.com")
+    (True, True, False)
+    >>> is_reserved_domain("example.com.evil.io")
+    False
+    """
+    name = domain.strip(SURROUNDING_WHITESPACE).rstrip(".").lower()
+    return _RESERVED_DOMAIN.fullmatch(name) is not None

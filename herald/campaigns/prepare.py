@@ -6,7 +6,7 @@ specs (plan, typology, audience, template)
 dbt build --select delivery_run_recipients+   (HERALD_DELIVERY_RUN={...}; the audiences too if their specs changed)
     │ filtering and fatigue rules in SQL: one exclusion reason per member, groups by salted hash
     ▼
-control rules on the data (every field resolves, links, SMS segments, push size) → herald_meta
+control rules on the data (every field resolves, links, SMS segments, push size, synthetic recipients) → herald_meta
     ▼
 publish: the run is readable by the app, the CLI and the sender jobs; it never changes again
 """
@@ -33,8 +33,10 @@ from herald.campaigns.plans import Delivery
 from herald.campaigns.typology import Typology
 from herald.content.checks import invalid_link, links, push_payload_bytes, sms_size
 from herald.content.render import Renderer, TemplateSpec
+from herald.emails import RESERVED_DOMAIN_PATTERN
 from herald.errors import ControlRuleFailed, PlanError, TemplateError
 from herald.project import Project
+from herald.raw_schema import CRM_CONTACTS
 
 # Fields the renderer supplies itself (per message), so templates may use them without a profile column.
 CONTEXT_FIELDS = frozenset(
@@ -42,6 +44,10 @@ CONTEXT_FIELDS = frozenset(
 )
 SAMPLE_UNSUBSCRIBE = "https://example.invalid/unsubscribe/sample"
 _SAMPLES_PER_CHECK = 20
+# Batch tags of synthetic contacts: the demo seeds (herald.generate.seeds.DEMO_BATCH_TAG) and `herald generate`
+# (its default batch_tag). A batch id ends with ``-<tag>``, and so does the file it lands as.
+SYNTHETIC_BATCH_TAGS = ("demo", "gen")
+_MAIN_BUILD = "herald_build"
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +262,8 @@ def prepare(
 
     def record_data_controls(con: duckdb.DuckDBPyConnection, build_id: str) -> None:
         results.extend(data_controls(con, run_id, ref, typology, renderer, fields))
+        if ref.delivery.channel == "email":
+            results.append(synthetic_recipients_control(con, project, run_id))
         record_controls(con, run_id, [*controls, *results])
 
     build = build_on_published(
@@ -407,3 +415,57 @@ def data_controls(
             )
         )
     return out
+
+
+def synthetic_recipients_control(con: duckdb.DuckDBPyConnection, project: Project, run_id: str) -> ControlResult:
+    """The ``synthetic_recipients`` rule of an email run: no sendable recipient whose profile merges a demo or
+    generated contact may have an address outside the domains reserved for examples (herald.emails), since a
+    real provider key would otherwise email whoever owns that address.
+
+    ``con`` is the delivery-runs build file; the profiles' contacts are read from the main build file (attached
+    read-only under the build lock) and the synthetic batches' landed files, so a project with none costs one
+    directory listing."""
+    rule = "synthetic_recipients"
+    files = [
+        str(path)
+        for path in sorted((project.landing_dir / CRM_CONTACTS.name).glob("*.parquet"))
+        if path.stem.endswith(tuple(f"-{tag}" for tag in SYNTHETIC_BATCH_TAGS))
+    ]
+    if not files:
+        return ControlResult(rule, True, "no demo or generated contacts landed")
+    build_file = str(project.build_path).replace("'", "''")
+    con.execute(f"attach '{build_file}' as {_MAIN_BUILD} (read_only)")
+    try:
+        row = con.execute(
+            f"""
+            with synthetic_contacts as (
+                select distinct external_key from read_parquet(?, union_by_name = true)
+            ),
+            synthetic_profiles as (
+                select distinct identities.profile_id
+                from {_MAIN_BUILD}.main.profile_identities as identities
+                inner join synthetic_contacts
+                    on synthetic_contacts.external_key = identities.external_key
+            )
+            select count(*), min(send_lists.address)
+            from main.send_lists
+            inner join synthetic_profiles
+                on synthetic_profiles.profile_id = send_lists.profile_id
+            where send_lists.run_id = ?
+                and send_lists.is_sendable
+                and not regexp_full_match(lower(split_part(send_lists.address, '@', -1)), ?)
+            """,
+            [files, run_id, RESERVED_DOMAIN_PATTERN],
+        ).fetchone()
+    finally:
+        con.execute(f"detach {_MAIN_BUILD}")
+    count, example = (0, None) if row is None else (int(row[0]), row[1])
+    if count == 0:
+        return ControlResult(rule, True, "synthetic recipients use reserved domains only")
+    return ControlResult(
+        rule,
+        False,
+        f"{count} recipient(s) from demo or generated data have an address outside the domains reserved for "
+        f"examples (example.com/.net/.org, .test, .invalid, .example, .localhost), e.g. {example}: "
+        "a real provider would deliver to whoever owns it",
+    )

@@ -7,15 +7,18 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
-from herald import warehouse
+from herald import landing, warehouse
 from herald.campaigns.approvals import approve, check_send
 from herald.campaigns.prepare import PreparedRun, prepare
 from herald.campaigns.report import run_report
+from herald.emails import is_reserved_domain
 from herald.errors import CampaignError, ControlRuleFailed
 from herald.importing import import_file
 from herald.project import Project
+from herald.raw_schema import BATCH_COLUMNS, CRM_CONTACTS
 from tests.conftest import make_scratch_project
 
 pytestmark = pytest.mark.slow
@@ -133,6 +136,47 @@ def test_counts_add_up_to_the_audience(campaign_project: Project, first_run: Pre
     assert excluded[0][0] == first_run.excluded_count
     assert first_run.send_count > 0 and first_run.control_count > 0
     assert not first_run.blocked
+
+
+def test_demo_recipients_are_at_reserved_domains(first_run: PreparedRun) -> None:
+    synthetic = next(c for c in first_run.controls if c.rule == "synthetic_recipients")
+    assert synthetic.passed and synthetic.message == "synthetic recipients use reserved domains only"
+
+
+def test_demo_contacts_at_real_domains_block_the_run(
+    tmp_path_factory: pytest.TempPathFactory, demo_project: Project
+) -> None:
+    """Demo contacts re-landed (as a demo batch) with the real domains their reserved ones stand for: a real
+    provider key would email whoever owns those addresses, so the run is blocked."""
+    project = make_scratch_project(tmp_path_factory.mktemp("synthetic"), demo_project)
+    write_specs(project)
+    demo_batch = sorted((project.landing_dir / CRM_CONTACTS.name).glob("*-demo.parquet"))[0]  # the first export
+    contacts = pq.read_table(demo_batch).drop_columns([c.name for c in BATCH_COLUMNS]).slice(0, 600)
+    emails = [e and e.replace(".example.com", ".com") for e in contacts.column("email").to_pylist()]
+    assert any(e and not is_reserved_domain(e.rsplit("@", 1)[-1]) for e in emails)
+    contacts = contacts.set_column(contacts.column_names.index("email"), "email", [emails])
+    batch_id = landing.new_batch_id().rsplit("-", 1)[0] + "-demo"
+    landing.land_batch(project, CRM_CONTACTS, contacts, source_file="crm_contacts.csv", batch_id=batch_id)
+
+    run = prepare(project, "followup_email")
+    real = [
+        address
+        for (address,) in rows(
+            project,
+            "select address from send_lists where run_id = ? and is_sendable and profile_id is not null",
+            [run.run_id],
+        )
+        if not is_reserved_domain(address.rsplit("@", 1)[-1])
+    ]
+    assert real and run.blocked
+    failure = next(c for c in run.controls if c.rule == "synthetic_recipients")
+    assert not failure.passed
+    assert failure.message.startswith(f"{len(real)} recipient(s) from demo or generated data")
+    assert f"e.g. {min(real)}:" in failure.message
+    assert not check_send(project, run.run_id).allowed
+    with pytest.raises(CampaignError, match="control rule synthetic_recipients failed"):
+        approve(project, run.run_id, "anyone")
+    shutil.rmtree(project.warehouse_dir, ignore_errors=True)
 
 
 def test_nobody_is_sent_what_a_rule_forbids(campaign_project: Project, first_run: PreparedRun) -> None:

@@ -6,10 +6,11 @@ import random
 import string
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
-from herald.emails import ALLOW_TEST_DOMAINS_ENV, EmailVerdict, check_email
+from herald.emails import ALLOW_TEST_DOMAINS_ENV, RESERVED_DOMAIN_PATTERN, EmailVerdict, check_email, is_reserved_domain
 from herald.importing import import_file
 from herald.importing.values import parse_email
 from herald.project import Project
@@ -23,6 +24,36 @@ def test_international_addresses_are_kept_in_their_normalized_form() -> None:
     assert check_email(" Stanisław.Wójcik@Example.COM\t").normalized == "stanisław.wójcik@example.com"
     assert check_email("a@xn--bcher-kva.example").normalized == "a@bücher.example"
     assert check_email("Zoe\u0308@example.com").normalized == "zoë@example.com"  # NFC: one code point for ë
+
+
+@pytest.mark.parametrize(
+    ("domain", "reserved"),
+    [
+        ("example.com", True),
+        ("gmail.example.com", True),
+        ("yahoo-co-uk.example.com", True),
+        ("Shop.Example.NET.", True),
+        (" mail.example.org\t", True),
+        ("shop.test", True),
+        ("box.localhost", True),
+        ("herald.invalid", True),
+        ("bücher.example", True),
+        ("gmail.com", False),
+        ("telenet.be", False),
+        ("example.com.evil.io", False),
+        ("notexample.com", False),
+        ("exampleXcom", False),
+        ("test.com", False),
+        ("shop.example.co.uk", False),
+    ],
+)
+def test_reserved_domains_are_those_of_rfc_2606_and_6761(domain: str, reserved: bool) -> None:
+    assert is_reserved_domain(domain) is reserved
+    # The warehouse checks the same pattern (the synthetic_recipients control rule).
+    name = domain.strip().rstrip(".").lower()
+    assert duckdb.sql("select regexp_full_match(?, ?)", params=[name, RESERVED_DOMAIN_PATTERN]).fetchone() == (
+        reserved,
+    )
 
 
 @pytest.mark.parametrize(
