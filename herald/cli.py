@@ -231,7 +231,12 @@ def format_report(report: Any) -> str:
     lines += [f"  {'ok  ' if ok else 'FAIL'} {rule:<17} {message}" for rule, ok, message in report.controls]
     if report.previous_run_id:
         lines.append(f"Changes since {report.previous_run_id}: {report.changes_total:,} profile(s)")
-        lines += [f"  {c.profile_id}: {c.before} → {c.after}" for c in report.changes[:20]]
+        lines += [
+            f"  {c.profile_id}: {c.before} → {c.after}" + (f": {c.why}" if c.why else "") for c in report.changes[:20]
+        ]
+        if report.departures:
+            lines.append("Left the audience since the previous run (why):")
+            lines += [f"  {reason:<18} {n:>9,}  {detail}".rstrip() for reason, detail, n in report.departures]
     return "\n".join(lines)
 
 

@@ -758,6 +758,13 @@ RULE_LABELS: Mapping[str, str] = {
     "duplicate_address": "Duplicate address",
     "fatigue": "Fatigue",
 }
+DEPARTURE_LABELS: Mapping[str, str] = {
+    "merged": "Merged into another profile",
+    "no_longer_a_profile": "No longer a profile",
+    "opted_out": "Opted out",
+    "quarantined": "Address quarantined",
+    "left_audience": "Left the audience",
+}
 WATERFALL_COLOURS = {"audience": "#1565c0", "exclusion": "#c62828", "control": "#757575", "send": "#2e7d32"}
 
 
@@ -876,7 +883,16 @@ def moves_frame(r: RunReport) -> pd.DataFrame:
 
 
 def changes_frame(r: RunReport) -> pd.DataFrame:
-    return pd.DataFrame([dataclasses.astuple(c) for c in r.changes], columns=["profile_id", "before", "after"])
+    return pd.DataFrame([dataclasses.astuple(c) for c in r.changes], columns=["profile_id", "before", "after", "why"])
+
+
+def departures_frame(r: RunReport) -> pd.DataFrame:
+    """Profiles that left the audience since the previous run, per departure reason (``reason`` as a label,
+    ``detail``: the consent source or quarantine reason, ``profiles``), in the report's order."""
+    return pd.DataFrame(
+        [(DEPARTURE_LABELS.get(reason, reason), detail, n) for reason, detail, n in r.departures],
+        columns=["reason", "detail", "profiles"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------- approvals

@@ -169,6 +169,19 @@ def _diff(r: RunReport) -> None:
             "profiles": st.column_config.NumberColumn("Profiles", format="localized"),
         },
     )
+    departures = data.departures_frame(r)
+    if not departures.empty:
+        st.markdown("**Left the audience, and why**")
+        st.dataframe(
+            departures,
+            hide_index=True,
+            column_config={
+                "reason": st.column_config.TextColumn("Reason"),
+                "detail": st.column_config.TextColumn("Detail", help="Consent source or quarantine reason."),
+                "profiles": st.column_config.NumberColumn("Profiles", format="localized"),
+            },
+            key="cmp_departures",
+        )
     with st.expander("Who moved"):
         changes = data.changes_frame(r)
         st.dataframe(changes.head(CHANGES_SHOWN), hide_index=True)

@@ -1,5 +1,8 @@
 """The preparation report of a delivery run: size, exclusion waterfall, groups, controls, and the diff against
-the previous run of the same delivery (who was added or removed, and why). Reads the published warehouse."""
+the previous run of the same delivery (who was added or removed, and why). Reads the published warehouse.
+
+A profile of the previous run that is no longer in the audience never reaches the waterfall's rules, so the
+report attributes its departure from what the warehouse records since that run (see ``DEPARTURE_ORDER``)."""
 
 from __future__ import annotations
 
@@ -29,6 +32,19 @@ RULE_ORDER = (
     "fatigue",
 )
 
+# Why a profile of the previous run is no longer in the audience, the first that applies in this order.
+DEPARTURE_ORDER = (
+    "merged",  # merged into another profile (same email): the survivor carries on
+    "no_longer_a_profile",  # its contact is gone from the CRM
+    "opted_out",  # opted out on the delivery's channel since the previous run
+    "quarantined",  # its address was quarantined or denylisted since the previous run
+    "left_audience",  # anything else the audience's conditions decide
+)
+# Sources whose evidence id is the message the profile acted on.
+MESSAGE_EVIDENCE_SOURCES = frozenset(
+    {"one_click_unsubscribe", "unsubscribe_page", "preference_center", "esp_unsubscribe", "sms_stop"}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
@@ -48,11 +64,23 @@ class RunSummary:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One profile whose place differs between two runs: ``before`` / ``after`` are a group or an exclusion."""
+    """One profile whose place differs between two runs: ``before`` / ``after`` are a group or an exclusion.
+    ``why`` says why a profile of the previous run is no longer in the audience (empty for other moves)."""
 
     profile_id: str
     before: str
     after: str
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """Why one profile of the previous run is no longer in the audience: ``reason`` of ``DEPARTURE_ORDER``,
+    ``detail`` (the consent source or the quarantine reason, else empty) and the sentence the report shows."""
+
+    reason: str
+    detail: str
+    why: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +92,9 @@ class RunReport:
     previous_run_id: str | None
     changes: tuple[Change, ...]
     changes_total: int
+    # (reason, detail, profiles) of every profile that left the audience since the previous run, in
+    # DEPARTURE_ORDER, largest first
+    departures: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def blocked(self) -> bool:
@@ -143,6 +174,7 @@ def run_report(project: Project, run_id: str, *, max_changes: int = 200) -> RunR
         )[0]["run_id"]
         changes: list[Change] = []
         total = 0
+        departures: dict[str, Departure] = {}
         if previous is not None:
             diff_sql = """
                 with placed as (
@@ -164,10 +196,150 @@ def run_report(project: Project, run_id: str, *, max_changes: int = 200) -> RunR
             """
             rows = _rows(con, diff_sql, [previous, run_id, previous, run_id])
             total = len(rows)
-            changes = [Change(r["profile_id"], r["before"], r["after"]) for r in rows[:max_changes]]
+            departures = departures_since(con, previous, run_id)
+            changes = [
+                Change(r["profile_id"], r["before"], r["after"], _why(departures.get(r["profile_id"])))
+                for r in rows[:max_changes]
+            ]
     finally:
         con.close()
-    return RunReport(run, tuple(waterfall), tuple(groups), controls, previous, tuple(changes), total)
+    return RunReport(
+        run, tuple(waterfall), tuple(groups), controls, previous, tuple(changes), total, _summarize(departures)
+    )
+
+
+def _why(departure: Departure | None) -> str:
+    return "" if departure is None else departure.why
+
+
+def _summarize(departures: dict[str, Departure]) -> tuple[tuple[str, str, int], ...]:
+    counts: dict[tuple[str, str], int] = {}
+    for d in departures.values():
+        counts[(d.reason, d.detail)] = counts.get((d.reason, d.detail), 0) + 1
+    return tuple(
+        (reason, detail, n)
+        for (reason, detail), n in sorted(
+            counts.items(), key=lambda kv: (DEPARTURE_ORDER.index(kv[0][0]), -kv[1], kv[0][1])
+        )
+    )
+
+
+# Per profile of the previous run that is not in this run: what the warehouse recorded since the previous run.
+# An opt-out counts when it began after the previous run's reference time, or when it replaced the very opt-in
+# the previous run relied on (an event that landed late, dated before that run); those of the delivery's topic
+# or of every topic come first. A quarantine counts when it began after the previous run or that run did not
+# already exclude the address for it.
+_DEPARTURES_SQL = """
+    with previous as (
+        select profile_id, channel, topic, address, consent_id, exclusion_rule, prepared_at
+        from delivery_run_recipients
+        where run_id = ? and profile_id is not null
+    ),
+    departed as (
+        select * from previous
+        where profile_id not in (
+            select profile_id from delivery_run_recipients where run_id = ? and profile_id is not null
+        )
+    ),
+    merges as (
+        select departed.profile_id, min(identities.profile_id) as merged_into
+        from departed
+        inner join profile_identities as identities on identities.external_key = departed.profile_id
+        where identities.profile_id <> departed.profile_id
+        group by departed.profile_id
+    ),
+    opt_outs as (
+        select
+            departed.profile_id,
+            consents.topic,
+            consents.source,
+            consents.evidence_id,
+            consents.status_since,
+            row_number() over (
+                partition by departed.profile_id
+                order by
+                    case when departed.topic is null or consents.topic in (departed.topic, 'all') then 0 else 1 end,
+                    consents.status_since desc,
+                    consents.topic
+            ) as rank
+        from departed
+        inner join profile_consents as consents
+            on consents.profile_id = departed.profile_id and consents.channel = departed.channel
+        where consents.consent_status = 'opted_out'
+            and (consents.status_since > departed.prepared_at or consents.profile_consent_id = departed.consent_id)
+    ),
+    quarantines as (
+        select
+            departed.profile_id,
+            quarantines.quarantine_status,
+            quarantines.quarantine_reason,
+            quarantines.quarantined_since,
+            row_number() over (
+                partition by departed.profile_id order by quarantines.quarantined_since desc nulls last
+            ) as rank
+        from departed
+        inner join address_quarantines as quarantines
+            on quarantines.channel = departed.channel and quarantines.address = departed.address
+        where quarantines.is_quarantined
+            and (
+                quarantines.quarantined_since > departed.prepared_at
+                or coalesce(departed.exclusion_rule, '') not in ('quarantined', 'denylisted')
+            )
+    )
+    select
+        departed.profile_id,
+        departed.channel,
+        profiles.profile_id is not null as is_profile,
+        merges.merged_into,
+        opt_outs.topic as opt_out_topic,
+        opt_outs.source as opt_out_source,
+        opt_outs.evidence_id as opt_out_evidence,
+        opt_outs.status_since as opted_out_at,
+        quarantines.quarantine_status,
+        quarantines.quarantine_reason,
+        quarantines.quarantined_since
+    from departed
+    left join profiles on profiles.profile_id = departed.profile_id
+    left join merges on merges.profile_id = departed.profile_id
+    left join opt_outs on opt_outs.profile_id = departed.profile_id and opt_outs.rank = 1
+    left join quarantines on quarantines.profile_id = departed.profile_id and quarantines.rank = 1
+"""
+
+
+def departures_since(con: duckdb.DuckDBPyConnection, previous_run_id: str, run_id: str) -> dict[str, Departure]:
+    """Why each profile of ``previous_run_id`` that ``run_id`` does not have left the audience, by profile id."""
+    return {r["profile_id"]: _departure(r) for r in _rows(con, _DEPARTURES_SQL, [previous_run_id, run_id])}
+
+
+def _departure(r: dict[str, Any]) -> Departure:
+    if r["merged_into"] is not None and not r["is_profile"]:
+        return Departure("merged", "", f"merged into profile {r['merged_into']}")
+    if not r["is_profile"]:
+        return Departure("no_longer_a_profile", "", "no longer a profile (its contact left the CRM)")
+    if r["opted_out_at"] is not None:
+        topic = r["opt_out_topic"]
+        what = f"every {r['channel']} topic" if topic == "all" else f"{r['channel']} topic {topic}"
+        source = r["opt_out_source"] or "unknown source"
+        evidence = r["opt_out_evidence"]
+        if evidence is None:
+            proof = ""
+        elif source in MESSAGE_EVIDENCE_SOURCES:
+            proof = f", evidence: message {evidence}"
+        else:
+            proof = f", evidence: {evidence}"
+        return Departure("opted_out", source, f"opted out of {what} on {_day(r['opted_out_at'])} ({source}{proof})")
+    if r["quarantine_status"] is not None:
+        status = r["quarantine_status"]
+        reason = r["quarantine_reason"] or ""
+        since = "" if r["quarantined_since"] is None else f" on {_day(r['quarantined_since'])}"
+        return Departure(
+            "quarantined", reason or status, f"address {status}{since}" + (f" ({reason})" if reason else "")
+        )
+    return Departure("left_audience", "", "left the audience")
+
+
+def _day(value: dt.datetime | dt.date) -> str:
+    return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
 
 
 def run_controls(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[tuple[str, bool, str], ...]:
