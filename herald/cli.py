@@ -228,7 +228,7 @@ def format_report(report: Any) -> str:
     lines.append("Groups:")
     lines += [f"  {group:<18} {n:>9,}" for group, n in report.groups]
     lines.append("Control rules:")
-    lines += [f"  {'ok  ' if ok else 'FAIL'} {rule:<17} {message}" for rule, ok, message in report.controls]
+    lines += [f"  {'ok  ' if ok else 'FAIL'} {rule:<20} {message}" for rule, ok, message in report.controls]
     if report.previous_run_id:
         lines.append(f"Changes since {report.previous_run_id}: {report.changes_total:,} profile(s)")
         lines += [
