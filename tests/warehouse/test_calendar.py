@@ -126,12 +126,16 @@ def test_a_demo_built_with_the_clock_a_year_ahead_is_current(tmp_path: Path) -> 
     env |= {
         "HERALD_HOME": str(scratch.root),
         "HERALD_WAREHOUSE_DIR": str(scratch.warehouse_dir),
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        # The monotonic clock moves with the rest: with FAKETIME_DONT_FAKE_MONOTONIC=1, libfaketime 0.9.10 makes
+        # Python's time.sleep fail (EINVAL from its absolute-deadline clock_nanosleep).
+        "FAKETIME_DONT_FAKE_MONOTONIC": "0",
     }
     command = [faketime, "-f", "+365d", sys.executable, "-m", "herald.cli", "demo"]
     done = subprocess.run(command, cwd=scratch.root, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
-    faked_today = (dt.datetime.now(dt.UTC) + dt.timedelta(days=365)).date()
+    # The day as the faked process sees it (this process may itself run under faketime).
+    probe = [faketime, "-f", "+365d", sys.executable, "-c", "import datetime as d; print(d.datetime.now(d.UTC).date())"]
+    faked_today = dt.date.fromisoformat(subprocess.run(probe, env=env, capture_output=True, text=True).stdout.strip())
     warehouse = scratch.warehouse_dir
     assert _newest(warehouse / "landing") in {faked_today - dt.timedelta(days=1), faked_today - dt.timedelta(days=2)}
 
