@@ -149,7 +149,7 @@ def send_step(
     from senders.dispatch import Gate, RetryPolicy, call, lookup
     from senders.links import Links
     from senders.providers import open_provider
-    from senders.providers.base import ProviderFault
+    from senders.providers.base import Doubt, ProviderFault
     from senders.suppression import Suppressions
 
     env = dict(os.environ if env is None else env)
@@ -219,8 +219,13 @@ def send_step(
                 )
                 unknown = [m for m, e in shard.last.items() if e.state == "unknown" and m in by_id]
                 if unknown:
+                    # In doubt since the message became unknown: an absence counts only after the provider's
+                    # settling time (its records lag the send), as for a delivery's sender.
+                    doubts = {
+                        m: Doubt(m, by_id[m].address, dt.datetime.fromisoformat(shard.last[m].at)) for m in unknown
+                    }
                     try:
-                        found = lookup(provider, unknown, gate, policy)
+                        found = lookup(provider, unknown, gate, policy, doubts=doubts)
                     except ProviderFault:
                         found = {}
                     shard.append(
