@@ -204,7 +204,7 @@ def cmd_audience_generate(args: argparse.Namespace, project: Project) -> int:
 def cmd_prepare(args: argparse.Namespace, project: Project) -> int:
     """Prepare a new run of a delivery and publish it. Example: ``herald prepare winter_sale_email``"""
     from herald.campaigns.prepare import prepare
-    from herald.campaigns.report import run_report
+    from herald.campaigns.report import format_report, run_report
 
     run = prepare(project, args.delivery, quiet=not args.verbose)
     print(f"Prepared run {run.run_id} in {run.seconds:.1f}s (build {run.build_id}).")
@@ -213,31 +213,6 @@ def cmd_prepare(args: argparse.Namespace, project: Project) -> int:
         print("The run is blocked by its control rules: fix them and prepare again.", file=sys.stderr)
         return 1
     return 0
-
-
-def format_report(report: Any) -> str:
-    """The preparation report as text for the terminal."""
-    r = report.run
-    lines = [
-        f"{r.delivery_id} · {r.channel} · audience {r.audience_name}: {r.audience_size:,} members",
-        f"  to send {r.send_count:,} · control {r.control_count:,} · excluded {r.excluded_count:,}"
-        f" · seeds {r.seed_count:,} · digest {r.digest}",
-        "Exclusions (first rule that applied):",
-    ]
-    lines += [f"  {rule:<18} {n:>9,}  {reason}" for rule, reason, n in report.waterfall] or ["  none"]
-    lines.append("Groups:")
-    lines += [f"  {group:<18} {n:>9,}" for group, n in report.groups]
-    lines.append("Control rules:")
-    lines += [f"  {'ok  ' if ok else 'FAIL'} {rule:<20} {message}" for rule, ok, message in report.controls]
-    if report.previous_run_id:
-        lines.append(f"Changes since {report.previous_run_id}: {report.changes_total:,} profile(s)")
-        lines += [
-            f"  {c.profile_id}: {c.before} → {c.after}" + (f": {c.why}" if c.why else "") for c in report.changes[:20]
-        ]
-        if report.departures:
-            lines.append("Left the audience since the previous run (why):")
-            lines += [f"  {reason:<18} {n:>9,}  {detail}".rstrip() for reason, detail, n in report.departures]
-    return "\n".join(lines)
 
 
 def cmd_runs_list(args: argparse.Namespace, project: Project) -> int:
@@ -257,7 +232,7 @@ def cmd_runs_list(args: argparse.Namespace, project: Project) -> int:
 
 def cmd_runs_report(args: argparse.Namespace, project: Project) -> int:
     """Show a run's preparation report. Example: ``herald runs report RUN_ID --samples 3``"""
-    from herald.campaigns.report import run_report, sample_messages
+    from herald.campaigns.report import format_report, run_report, sample_messages
 
     print(format_report(run_report(project, args.run)))
     for recipient, message, error in sample_messages(project, args.run, args.samples) if args.samples else []:
@@ -296,8 +271,8 @@ def cmd_run(args: argparse.Namespace, project: Project) -> int:
     """Run the workflows that are due, as JSON-lines logs. Example: ``herald run --now 2026-12-03T02:00:00Z``"""
     import datetime as dt
 
-    from herald.automation.breakers import record_override
-    from herald.automation.scheduler import run_scheduler
+    from orchestration.breakers import record_override
+    from orchestration.scheduler import run_scheduler
 
     if args.override:
         if not args.reason or not args.by:

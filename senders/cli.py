@@ -154,15 +154,17 @@ def cmd_proof(args: argparse.Namespace, project: Project) -> int:
 def cmd_serve(args: argparse.Namespace, project: Project) -> int:
     """Serve the Event Webhook, the SMS / push callbacks, the inbox, the consent pages, transactional messages
     and workflow starts until stopped. Example: ``herald serve --host 0.0.0.0 --port 8700``"""
+    from orchestration.workflows_api import workflow_routes
     from senders.tracking.context import ServeContext
-    from senders.tracking.server import ServeOptions, serve
+    from senders.tracking.server import ROUTE_FACTORIES, ServeOptions, serve
 
     options = ServeOptions(
         insecure_unsigned_webhook=args.insecure_unsigned_webhook,
         compact_every=args.compact_every or None,
         group_commit=not args.no_group_commit,
     )
-    serve(ServeContext.from_env(project), host=args.host, port=args.port, options=options)
+    routes = (*ROUTE_FACTORIES, workflow_routes)
+    serve(ServeContext.from_env(project), host=args.host, port=args.port, options=options, route_factories=routes)
     return 0
 
 

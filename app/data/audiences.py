@@ -27,7 +27,6 @@ import streamlit as st
 import yaml
 
 from app.data.warehouse import CACHE_TTL, read_only
-from herald import clock
 from herald.audiences.compiler import OPERATOR_KINDS, Dialect
 from herald.audiences.jobs import AudienceJob, job_path, read_job, start_build
 from herald.audiences.library import AudienceLibrary
@@ -1038,9 +1037,6 @@ def build(project: Project, name: str) -> AudienceJob:
 
 
 BuildState = Literal["running", "ready", "failed", "outdated", "unbuilt"]
-# `start_build` records a job without the process id; the build process adds it once it starts. A job still
-# without one after this long never started (it failed before reporting, e.g. on an unknown name).
-NEVER_STARTED = dt.timedelta(seconds=60)
 LOG_TAIL_CHARS = 2_000
 
 
@@ -1070,19 +1066,19 @@ def _log_tail(project: Project, name: str) -> str:
     return text[-LOG_TAIL_CHARS:]
 
 
-def build_status(project: Project, name: str, now: dt.datetime | None = None) -> BuildStatus:
+def build_status(project: Project, name: str) -> BuildStatus:
     """Where the saved audience ``name`` stands: building, ready (the published build has its current
     version), failed (with the job's message and the end of its output), or not built yet."""
     job = read_job(project, name)
     started = _when(job.started_at) if job is not None else None
-    now = now or clock.now()
     if job is not None and job.is_running:
-        if job.pid is None and started is not None and now - started > NEVER_STARTED:
-            message = "The build never reported back: it stopped before starting."
-            return BuildStatus("failed", message, started_at=started, log=_log_tail(project, name))
         return BuildStatus("running", started_at=started)
     if job is not None and job.state == "running":
-        message = "The build process stopped without reporting."
+        message = (
+            "The build never reported back: it stopped before starting."
+            if job.pid is None
+            else "The build process stopped without reporting."
+        )
         return BuildStatus("failed", message, started_at=started, log=_log_tail(project, name))
     if job is not None and job.state == "failed":
         message = job.message or "The build failed."

@@ -17,11 +17,12 @@ import pandas as pd
 import yaml
 
 from herald import clock
-from herald.automation import background
-from herald.automation.journal import Pause, RunRecord, pause_workflow, paused, resume_workflow, run_history
-from herald.automation.spec import Workflow, load_workflows
 from herald.errors import HeraldError
 from herald.project import Project
+from orchestration import background
+from orchestration.journal import Pause, RunRecord, pause_workflow, paused, resume_workflow, run_history
+from orchestration.spec import Workflow
+from orchestration.workflows import load_workflows
 
 STATUS_BADGES: Mapping[str, str] = {
     "succeeded": "green",

@@ -7,8 +7,8 @@ import streamlit as st
 
 from app.data import automation as data
 from app.ui import plain, table_with_csv
-from herald.automation.spec import Workflow
 from herald.project import Project, find_project
+from orchestration.spec import Workflow
 
 PICK = "auto_pick"
 RUN_PICK = "auto_run_pick"

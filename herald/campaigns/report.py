@@ -101,6 +101,31 @@ class RunReport:
         return any(not passed for _, passed, _ in self.controls)
 
 
+def format_report(report: RunReport) -> str:
+    """The preparation report as text for the terminal."""
+    r = report.run
+    lines = [
+        f"{r.delivery_id} · {r.channel} · audience {r.audience_name}: {r.audience_size:,} members",
+        f"  to send {r.send_count:,} · control {r.control_count:,} · excluded {r.excluded_count:,}"
+        f" · seeds {r.seed_count:,} · digest {r.digest}",
+        "Exclusions (first rule that applied):",
+    ]
+    lines += [f"  {rule:<18} {n:>9,}  {reason}" for rule, reason, n in report.waterfall] or ["  none"]
+    lines.append("Groups:")
+    lines += [f"  {group:<18} {n:>9,}" for group, n in report.groups]
+    lines.append("Control rules:")
+    lines += [f"  {'ok  ' if ok else 'FAIL'} {rule:<20} {message}" for rule, ok, message in report.controls]
+    if report.previous_run_id:
+        lines.append(f"Changes since {report.previous_run_id}: {report.changes_total:,} profile(s)")
+        lines += [
+            f"  {c.profile_id}: {c.before} → {c.after}" + (f": {c.why}" if c.why else "") for c in report.changes[:20]
+        ]
+        if report.departures:
+            lines.append("Left the audience since the previous run (why):")
+            lines += [f"  {reason:<18} {n:>9,}  {detail}".rstrip() for reason, detail, n in report.departures]
+    return "\n".join(lines)
+
+
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     return con.execute(sql, params).to_arrow_table().to_pylist()  # type: ignore[no-any-return]
 

@@ -1,8 +1,9 @@
 """``herald serve``: the ASGI app (Starlette) behind the public endpoints, run by uvicorn.
 
 ``create_app(ctx)`` mounts ``GET /healthz`` and the routes of each factory in ``ROUTE_FACTORIES`` (the Event
-Webhook, the callbacks and inbox, the consent pages). A factory is ``(ServeContext) -> list[BaseRoute]``; handlers
-reach the shared spool and inbox through ``request.app.state``.
+Webhook, the callbacks and inbox, the consent pages, transactional messages). A factory is ``(ServeContext) ->
+list[BaseRoute]``; handlers reach the shared spool and inbox through ``request.app.state``. Routes of the layers
+above (orchestration's workflow starts) are passed in by ``herald serve``: the server never imports them.
 
 Around the app: one JSON line per request on stderr (method, route pattern — never the path, which can hold a
 signed token —, status, milliseconds, plus what the handler adds: events, bytes, outcome); no addresses, no
@@ -40,7 +41,6 @@ from senders.tracking.callbacks import callback_routes
 from senders.tracking.context import ServeContext
 from senders.tracking.spool import DEFAULT_ROLL_SECONDS, Spool, compact
 from senders.tracking.webhooks import MAX_BODY_BYTES, verifier_for, webhook_routes
-from senders.tracking.workflows_api import workflow_routes
 
 RouteFactory = Callable[[ServeContext], Sequence[BaseRoute]]
 
@@ -65,7 +65,6 @@ ROUTE_FACTORIES: tuple[RouteFactory, ...] = (
     callback_routes,
     consent_routes,
     transactional_routes,
-    workflow_routes,
 )
 
 
@@ -223,12 +222,21 @@ class AccessLog:
             )
 
 
-def serve(ctx: ServeContext, *, host: str, port: int, options: ServeOptions | None = None) -> None:
-    """Run the server until SIGINT / SIGTERM (then: finish requests, seal the spool, compact). Blocking."""
+def serve(
+    ctx: ServeContext,
+    *,
+    host: str,
+    port: int,
+    options: ServeOptions | None = None,
+    route_factories: Sequence[RouteFactory] = ROUTE_FACTORIES,
+) -> None:
+    """Run the server until SIGINT / SIGTERM (then: finish requests, seal the spool, compact). Blocking.
+
+    ``route_factories``: the routes to mount; ``herald serve`` adds orchestration's workflow starts to these."""
     import uvicorn
 
     log = JsonLog()
-    app = create_app(ctx, options, log=log)
+    app = create_app(ctx, options, route_factories=route_factories, log=log)
     config = uvicorn.Config(
         app,
         host=host,

@@ -14,10 +14,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.data import automation as data
-from herald.automation import background
-from herald.automation.journal import RunJournal, paused, run_history
-from herald.automation.spec import load_workflows, workflows_dir
 from herald.project import Project
+from orchestration import background
+from orchestration.journal import RunJournal, paused, run_history
+from orchestration.spec import workflows_dir
+from orchestration.workflows import load_workflows
 from tests.conftest import make_scratch_project
 
 APP = Path(__file__).resolve().parents[2] / "app"

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from herald import warehouse
-from herald.automation.journeys import step_run_id
-from herald.automation.spec import journeys_dir, load_journey
 from herald.project import Project
+from orchestration.journeys import step_run_id
+from orchestration.spec import journeys_dir, load_journey
 from senders import ledger
 from tests.conftest import make_scratch_project
 from tests.fakes.sendgrid import FakeSendGrid

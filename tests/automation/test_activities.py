@@ -12,11 +12,11 @@ import textwrap
 import pytest
 
 from herald import warehouse
-from herald.automation.errors import WorkflowSpecError
-from herald.automation.journal import pause_workflow, resume_workflow, run_history
-from herald.automation.logs import RunLog
-from herald.automation.scheduler import run_scheduler
 from herald.project import Project
+from orchestration.errors import WorkflowSpecError
+from orchestration.journal import pause_workflow, resume_workflow, run_history
+from orchestration.logs import RunLog
+from orchestration.scheduler import run_scheduler
 
 T0 = dt.datetime(2026, 12, 1, 7, 0, tzinfo=dt.UTC)
 

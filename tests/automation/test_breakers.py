@@ -11,11 +11,11 @@ import duckdb
 import pytest
 
 from herald import warehouse
-from herald.automation.breakers import audience_jump, read_overrides, record_override, use_override
-from herald.automation.errors import AutomationError
-from herald.automation.journal import RunJournal, run_history
-from herald.automation.spec import Breakers
 from herald.project import Project
+from orchestration.breakers import audience_jump, read_overrides, record_override, use_override
+from orchestration.errors import AutomationError
+from orchestration.journal import RunJournal, run_history
+from orchestration.spec import Breakers
 from tests.automation.conftest import herald_run
 from tests.fakes.sendgrid import FakeSendGrid
 

@@ -10,12 +10,12 @@ import pytest
 
 from herald import warehouse
 from herald.audiences.service import build_and_report
-from herald.automation.errors import WorkflowSpecError
-from herald.automation.journal import run_history
-from herald.automation.spec import load_workflows
 from herald.campaigns.prepare import prepare
 from herald.errors import PlanError
 from herald.project import Project
+from orchestration.errors import WorkflowSpecError
+from orchestration.journal import run_history
+from orchestration.workflows import load_workflows
 from tests.automation.conftest import herald_run
 from tests.fakes.sendgrid import FakeSendGrid
 

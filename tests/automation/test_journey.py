@@ -10,13 +10,13 @@ import json
 import pyarrow as pa
 
 from herald import landing
-from herald.automation.journal import run_history
-from herald.automation.journeys import due_profiles, step_run_id
-from herald.automation.logs import RunLog
-from herald.automation.scheduler import run_scheduler
-from herald.automation.spec import journeys_dir, load_journey
 from herald.project import Project
 from herald.raw_schema import ESP_EVENTS
+from orchestration.journal import run_history
+from orchestration.journeys import due_profiles, step_run_id
+from orchestration.logs import RunLog
+from orchestration.scheduler import run_scheduler
+from orchestration.spec import journeys_dir, load_journey
 from senders import ledger
 from tests.automation.conftest import expected_welcome, run_env
 from tests.fakes.sendgrid import FakeSendGrid

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from herald.automation.errors import WorkflowSpecError
-from herald.automation.journal import RunJournal
-from herald.automation.logs import RunLog
-from herald.automation.scheduler import run_scheduler
-from herald.automation.spec import load_workflows, workflow_by_name
 from herald.project import Project
+from orchestration.errors import WorkflowSpecError
+from orchestration.journal import RunJournal
+from orchestration.logs import RunLog
+from orchestration.scheduler import run_scheduler
+from orchestration.workflows import load_workflows, workflow_by_name
 from tests.conftest import make_scratch_project
 
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from herald.automation.journal import run_history, scheduler_lock
 from herald.project import Project
+from orchestration.journal import run_history, scheduler_lock
 from tests.automation.conftest import ROOT, expected_welcome, herald_run, run_env
 from tests.fakes.sendgrid import FakeSendGrid
 
@@ -23,7 +23,13 @@ def test_killed_anywhere_and_run_again_sends_each_message_once(auto_project: Pro
     killed_mid_send = 0  # kills that came after some messages of the attempt's day had gone out, before all had
     for day, attempts in ((dt.date(2026, 11, 21), 2), (dt.date(2026, 11, 25), 3)):
         args = ["--workflow", "welcome", "--now", f"{day.isoformat()}T09:00:00Z"]
+        expected = expected_welcome(project, day)
+        want = expected["welcome_email"] | expected["welcome_reminder"]
         for _ in range(attempts):
+            # Where the kill lands is drawn, not timed: during the first seconds (the build, the claims), or once
+            # a drawn number of the day's messages has gone out. A fast machine must not finish before the kill.
+            sent_before = len(fake.accepted_ids() & want)
+            target = rng.randint(-1, max(len(want) - sent_before - 1, 0))
             proc = subprocess.Popen(
                 [sys.executable, "-m", "herald.cli", "run", *args],
                 env=run_env(project, fake),
@@ -31,19 +37,23 @@ def test_killed_anywhere_and_run_again_sends_each_message_once(auto_project: Pro
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(rng.uniform(1.0, 4.0))
+            if target < 0:
+                time.sleep(rng.uniform(0.3, 2.0))
+            else:
+                deadline = time.monotonic() + 120
+                while proc.poll() is None and time.monotonic() < deadline:
+                    if len(fake.accepted_ids() & want) >= sent_before + target:
+                        break
+                    time.sleep(0.005)
             if proc.poll() is None:
                 proc.kill()  # SIGKILL: no handler, no cleanup
                 kills += 1
                 proc.wait()
-                expected = expected_welcome(project, day)
-                sent = len(fake.accepted_ids())
-                killed_mid_send += 0 < sent < len(expected["welcome_email"] | expected["welcome_reminder"])
+                sent = len(fake.accepted_ids() & want)
+                killed_mid_send += 0 < sent < len(want)
             proc.wait()
         done = herald_run(project, fake, *args)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        expected = expected_welcome(project, day)
-        want = expected["welcome_email"] | expected["welcome_reminder"]
         assert fake.accepted_ids() == want
         assert all(fake.deliveries(m) == 1 for m in want)
     assert kills >= 3, "most attempts were killed before they finished"

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from herald.automation.cron import Cron
-from herald.automation.errors import WorkflowSpecError
-from herald.automation.spec import load_journey, load_workflow, load_workflows
 from herald.cli import build_parser
 from herald.project import find_project
+from orchestration.cron import Cron
+from orchestration.errors import WorkflowSpecError
+from orchestration.spec import load_journey, load_workflow
+from orchestration.workflows import load_workflows
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

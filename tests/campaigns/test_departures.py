@@ -16,8 +16,7 @@ from streamlit.testing.v1 import AppTest
 from app.data import campaigns as app_data
 from herald import warehouse
 from herald.campaigns.prepare import prepare
-from herald.campaigns.report import run_report
-from herald.cli import format_report
+from herald.campaigns.report import format_report, run_report
 from herald.project import Project
 from senders import ledger
 from senders.tracking.consents import ConsentEvent, event_id, land_events

@@ -50,7 +50,7 @@ def test_import_offers_every_import_kind() -> None:
 
 
 def test_workflow_import_activities_offer_every_import_kind() -> None:
-    from herald.automation.spec import IMPORT_KINDS
     from herald.importing.kinds import KINDS
+    from orchestration.spec import IMPORT_KINDS
 
     assert IMPORT_KINDS == KINDS

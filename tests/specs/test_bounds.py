@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from herald.audiences.spec import load_spec
-from herald.automation.spec import load_journey, load_workflow
 from herald.bounds import Bound, bounded
 from herald.campaigns.plans import load_program
 from herald.campaigns.typology import load_typology
@@ -21,6 +20,7 @@ from herald.cli import main
 from herald.errors import HeraldError
 from herald.project import Project
 from herald.safe_text import failing_with
+from orchestration.spec import load_journey, load_workflow
 from senders.tracking.forms import load_form
 from tests.conftest import ROOT
 

@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
-from herald.automation.spec import load_journey, load_workflow
 from herald.campaigns.catalog import DeliveryRef
 from herald.campaigns.plans import load_program
 from herald.campaigns.prepare import run_vars
 from herald.campaigns.typology import load_typology
 from herald.errors import HeraldError
 from herald.safe_text import yaml_text
+from orchestration.spec import load_journey, load_workflow
 from senders.tracking.forms import HONEYPOT, load_form
 from tests.hostile_text import KNOWN_BAD, hostile_text
 

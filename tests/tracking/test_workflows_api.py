@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from herald.project import Project
+from orchestration.workflows_api import workflow_routes
 from senders.tracking.context import ServeContext
 from senders.tracking.server import ServeOptions, create_app
-from senders.tracking.workflows_api import workflow_routes
 from tests.conftest import make_scratch_project
 from tests.tracking.serving import LINK_SECRET, request, running
 

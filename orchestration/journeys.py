@@ -26,9 +26,9 @@ import duckdb
 
 from herald import landing, warehouse
 from herald.audiences.schema import PROFILES, from_contracts
-from herald.automation.spec import Journey, JourneyStep
 from herald.project import Project
 from herald.raw_schema import ESP_EVENTS
+from orchestration.spec import Journey, JourneyStep
 
 ADDRESS_COLUMN = {"email": "email", "sms": "phone"}
 _OPEN_EVENTS = {"opened": ("open", "click"), "clicked": ("click",)}

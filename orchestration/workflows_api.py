@@ -3,7 +3,7 @@
     POST /workflows/{name}/runs      start a run now, in a process of its own       202 {"workflow", "state", ...}
     GET  /workflows/{name}/runs      the last run started this way and the latest run   200
 
-A start is what the Automation page's "Run now" does (``herald.automation.background.start_run``): a detached
+A start is what the Automation page's "Run now" does (``orchestration.background.start_run``): a detached
 ``herald run --workflow NAME --start``, so a build or a send never runs inside the web server. The caller polls
 the GET for the outcome; the run's journal and log are the same as for any run.
 """
@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from herald.automation.background import read_job, start_run
-from herald.automation.errors import AutomationError, WorkflowSpecError
-from herald.automation.journal import run_history
-from herald.automation.spec import workflow_by_name
+from orchestration.background import read_job, start_run
+from orchestration.errors import AutomationError, WorkflowSpecError
+from orchestration.journal import run_history
+from orchestration.workflows import workflow_by_name
 from senders.tracking.context import ServeContext
 from senders.tracking.guards import bearer_refusal
 

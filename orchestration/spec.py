@@ -33,11 +33,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from herald.automation.cron import Cron
-from herald.automation.errors import WorkflowSpecError
 from herald.bounds import DAYS, PROFILES, Bound, bounded
 from herald.project import Project
 from herald.safe_text import failing_with, free_text
+from orchestration.cron import Cron
+from orchestration.errors import WorkflowSpecError
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ActivityType = Literal[
@@ -171,36 +171,6 @@ def workflows_dir(project: Project) -> Path:
 
 def journeys_dir(project: Project) -> Path:
     return project.specs_dir / "journeys"
-
-
-def load_workflows(project: Project) -> list[Workflow]:
-    """Every workflow under specs/workflows/, checked, including the journeys they run, then the workflows the
-    plans' delivery schedules make (see plan_schedules). Eager."""
-    from herald.automation.plan_schedules import plan_workflows
-
-    folder = workflows_dir(project)
-    flows = [load_workflow(p) for p in sorted(folder.glob("*.yml"))] if folder.is_dir() else []
-    flows += plan_workflows(project, flows)
-    for flow in flows:
-        if flow.trigger.kind == "audience":
-            path = project.specs_dir / "audiences" / f"{flow.trigger.audience}.yml"
-            if not path.is_file():
-                raise WorkflowSpecError(f"{flow.path}: trigger.enters_audience: no audience spec {path}")
-        for a in flow.activities:
-            if a.type == "journey":
-                path = journeys_dir(project) / f"{a.options['journey']}.yml"
-                if not path.is_file():
-                    raise WorkflowSpecError(f"{flow.path}: activity {a.id!r}: no journey file {path}")
-                load_journey(path)
-    return flows
-
-
-def workflow_by_name(project: Project, name: str) -> Workflow:
-    flows = {w.name: w for w in load_workflows(project)}
-    if name not in flows:
-        known = ", ".join(sorted(flows)) or "none"
-        raise WorkflowSpecError(f"no workflow {name!r} in {workflows_dir(project)} (workflows: {known})")
-    return flows[name]
 
 
 def _read(path: Path) -> Any:

@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from herald import landing, warehouse
-from herald.automation.errors import AutomationError
-from herald.automation.journal import automation_dir, utc_now
-from herald.automation.spec import Breakers
 from herald.project import Project
 from herald.raw_schema import RAW_TABLES
+from orchestration.errors import AutomationError
+from orchestration.journal import automation_dir, utc_now
+from orchestration.spec import Breakers
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,11 @@ import datetime as dt
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from herald.automation.cron import Cron
-from herald.automation.errors import WorkflowSpecError
-from herald.automation.spec import Activity, Trigger, Workflow
 from herald.errors import HeraldError
 from herald.project import Project
+from orchestration.cron import Cron
+from orchestration.errors import WorkflowSpecError
+from orchestration.spec import Activity, Trigger, Workflow
 
 PREFIX = "delivery__"
 

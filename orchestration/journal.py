@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from herald import clock
-from herald.automation.errors import SchedulerBusy
 from herald.project import Project
+from orchestration.errors import SchedulerBusy
 
 Event = Literal[
     "run_started", "run_finished", "started", "checkpoint", "finished", "failed", "blocked", "waiting", "override"

@@ -8,7 +8,7 @@ a killed run was resumed), it does its work once or does it again with the same 
     wait         until N hours after the activity started (on the run's clock), wait_until a local time
     deliver      prepare → breakers → approval → send  the prepared run is kept in the journal and reused;
                                                        the send ledger sends each message once
-    journey      herald.automation.journeys             message ids derive from (journey, step, profile)
+    journey      orchestration.journeys             message ids derive from (journey, step, profile)
     export       herald.export                          the file is replaced atomically
     end          the run is over
 
@@ -25,12 +25,12 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from herald.audiences.entries import EntryWindow
-from herald.automation.breakers import Trip, audience_jump, stale_sources, use_override
-from herald.automation.errors import AutomationError
-from herald.automation.journal import RunJournal
-from herald.automation.logs import RunLog
-from herald.automation.spec import Activity, Workflow, journeys_dir, load_journey
 from herald.project import Project
+from orchestration.breakers import Trip, audience_jump, stale_sources, use_override
+from orchestration.errors import AutomationError
+from orchestration.journal import RunJournal
+from orchestration.logs import RunLog
+from orchestration.spec import Activity, Workflow, journeys_dir, load_journey
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +149,7 @@ def run_wait_until(ctx: RunContext, a: Activity) -> Outcome:
 
 
 def run_journey(ctx: RunContext, a: Activity) -> Outcome:
-    from herald.automation.journeys import run_journey as run
+    from orchestration.journeys import run_journey as run
 
     journey = load_journey(journeys_dir(ctx.project) / f"{a.options['journey']}.yml")
     results = run(

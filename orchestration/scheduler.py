@@ -30,13 +30,14 @@ from typing import Any
 
 from herald import clock
 from herald.audiences.entries import EntryWindow, pending_windows
-from herald.automation.activities import EXECUTORS, Outcome, RunContext
-from herald.automation.journal import RunJournal, automation_dir, log_path, paused, run_key, scheduler_lock
-from herald.automation.logs import RunLog
-from herald.automation.spec import Workflow, load_workflows
 from herald.errors import HeraldError
 from herald.progress import ProgressSink, reporting_to
 from herald.project import Project
+from orchestration.activities import EXECUTORS, Outcome, RunContext
+from orchestration.journal import RunJournal, automation_dir, log_path, paused, run_key, scheduler_lock
+from orchestration.logs import RunLog
+from orchestration.spec import Workflow
+from orchestration.workflows import load_workflows
 
 EXIT_CODES: Mapping[int, str] = {
     0: "every due run finished, or waits for its time",
@@ -223,11 +224,11 @@ def run_scheduler(
     if workflow is not None:
         flows = [f for f in flows if f.name == workflow]
         if not flows:
-            from herald.automation.errors import WorkflowSpecError
+            from orchestration.errors import WorkflowSpecError
 
             raise WorkflowSpecError(f"no workflow {workflow!r} under specs/workflows/")
     elif start:
-        from herald.automation.errors import AutomationError
+        from orchestration.errors import AutomationError
 
         raise AutomationError("--start needs --workflow NAME: which workflow to start now")
     with scheduler_lock(project, wait=wait):

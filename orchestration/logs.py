@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from herald.automation.journal import utc_now
+from orchestration.journal import utc_now
 
 
 class RunLog:
