@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
+import re
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,8 +39,45 @@ from typing import Any
 from herald import warm_dbt
 from herald.errors import HeraldError
 from herald.project import Project, find_project
+from herald.terminal import format_table
 
 Handler = Callable[[argparse.Namespace, Project], int]
+
+_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+_EXAMPLE = re.compile(r"\s*Example:\s*``(.+?)``\s*\Z", re.DOTALL)
+
+
+class TerminalFormatter(argparse.HelpFormatter):
+    """Wraps prose to the terminal's width and keeps indented lines (examples, the command table) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        prose: list[str] = []
+        for line in [*text.splitlines(), ""]:
+            if line.strip() and not line[0].isspace():
+                prose.append(line.strip())
+                continue
+            if prose:
+                lines.append(textwrap.fill(" ".join(prose), width, initial_indent=indent, subsequent_indent=indent))
+                prose.clear()
+            lines.append(indent + line if line.strip() else "")
+        return "\n".join(lines).rstrip()
+
+
+def terminal_help(doc: str | None) -> dict[str, Any]:
+    """A parser's ``help`` (its first sentence), ``description`` and formatter, from a docstring written in
+    reStructuredText, as a terminal should show them: double backticks dropped around the code they quote, and
+    the closing example on lines of its own. Every parser of ``herald`` is made with it."""
+    text = inspect.cleandoc(doc or "")
+    example = _EXAMPLE.search(text)
+    if example is not None:
+        text = text[: example.start()]
+    text = _LITERAL.sub(r"\1", text)
+    summary = re.split(r"(?<=[.?!])\s", " ".join(text.split()), maxsplit=1)[0].removesuffix(".")
+    if example is not None:
+        text += "\n\nExample:\n  " + " ".join(example.group(1).split())
+    # argparse %-formats a help string, never a description.
+    return {"help": summary.replace("%", "%%"), "description": text, "formatter_class": TerminalFormatter}
 
 
 def cmd_build(args: argparse.Namespace, project: Project) -> int:
@@ -140,10 +180,19 @@ def cmd_audience_list(args: argparse.Namespace, project: Project) -> int:
     if not rows:
         print("No audience saved yet: add a YAML file under specs/audiences/ (see docs/audiences.md).")
         return 0
-    width = max(len(r.name) for r in rows)
-    for r in rows:
-        built = "not built" if r.members is None else f"{r.members:,} members (build {r.build_id})"
-        print(f"{r.name:<{width}}  {r.version}  {', '.join(r.groups):<20}  {built}  {r.description}")
+
+    table = [
+        (
+            r.name,
+            r.version,
+            ", ".join(r.groups),
+            "not built" if r.members is None else f"{r.members:,}",
+            r.build_id or "",
+            f"invalid: {r.error}" if r.error else r.description,
+        )
+        for r in rows
+    ]
+    print(format_table(("NAME", "VERSION", "GROUPS", "MEMBERS", "BUILD", "DESCRIPTION"), table, right={3}))
     return 0
 
 
@@ -222,11 +271,14 @@ def cmd_runs_list(args: argparse.Namespace, project: Project) -> int:
     runs = list_runs(project, args.delivery)
     if not runs:
         print("No prepared run yet: `herald prepare DELIVERY` makes one.")
-    for r in runs:
-        print(
-            f"{r.run_id}  {r.channel:<11} send {r.send_count:>9,}  control {r.control_count:>7,}"
-            f"  excluded {r.excluded_count:>9,}  {r.digest}"
-        )
+        return 0
+
+    header = ("RUN", "CHANNEL", "SEND", "CONTROL", "EXCLUDED", "DIGEST")
+    rows = [
+        (r.run_id, r.channel, f"{r.send_count:,}", f"{r.control_count:,}", f"{r.excluded_count:,}", r.digest)
+        for r in runs
+    ]
+    print(format_table(header, rows, right={2, 3, 4}))
     return 0
 
 
@@ -305,12 +357,26 @@ def cmd_render_dbt_yaml(args: argparse.Namespace, project: Project) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="herald", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    rendered = terminal_help(__doc__)
+    parser = argparse.ArgumentParser(
+        prog="herald", description=rendered["description"], formatter_class=rendered["formatter_class"]
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Handler, **kwargs: Any) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=(handler.__doc__ or "").split(".")[0], description=handler.__doc__, **kwargs)
-        p.set_defaults(handler=handler)
+    def add(
+        name: str,
+        handler: Handler | None = None,
+        *,
+        doc: str | None = None,
+        under: argparse._SubParsersAction[argparse.ArgumentParser] | None = None,
+        **kwargs: Any,
+    ) -> argparse.ArgumentParser:
+        """A command (or, ``under`` a command's subparsers, a subcommand) whose help and description come from
+        ``doc``, else from its handler's docstring, rendered for the terminal."""
+        text = doc if doc is not None else handler.__doc__ if handler is not None else None
+        p = (under or sub).add_parser(name, **{**terminal_help(text), **kwargs})
+        if handler is not None:
+            p.set_defaults(handler=handler)
         return p
 
     p = add("build", cmd_build)
@@ -354,29 +420,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_senders(add)
 
-    audience = sub.add_parser(
+    audience = add(
         "audience",
-        help="Audiences: list, count, show SQL, build, generate models",
-        description="Audiences saved under specs/audiences/ (see docs/audiences.md). "
-        "Example: ``herald audience count winter_sale_test``",
+        doc="Audiences: list, count, show SQL, build, generate models. They are saved under specs/audiences/"
+        " (see docs/audiences.md). Example: ``herald audience count winter_sale_test``",
     )
     audience_sub = audience.add_subparsers(dest="audience_command", required=True, metavar="AUDIENCE_COMMAND")
-
-    def add_audience(name: str, handler: Handler) -> argparse.ArgumentParser:
-        doc = handler.__doc__ or ""
-        p = audience_sub.add_parser(name, help=doc.split(".")[0], description=doc)
-        p.set_defaults(handler=handler)
-        return p
-
-    add_audience("list", cmd_audience_list)
-    p = add_audience("count", cmd_audience_count)
+    add("list", cmd_audience_list, under=audience_sub)
+    p = add("count", cmd_audience_count, under=audience_sub)
     p.add_argument("audience", help="a saved audience name, or a path to an audience YAML file")
-    p = add_audience("sql", cmd_audience_sql)
+    p = add("sql", cmd_audience_sql, under=audience_sub)
     p.add_argument("audience", help="a saved audience name, or a path to an audience YAML file")
     p.add_argument("--dialect", choices=["duckdb", "postgres", "spark"], default="duckdb")
-    p = add_audience("build", cmd_audience_build)
+    p = add("build", cmd_audience_build, under=audience_sub)
     p.add_argument("names", nargs="*", help="audiences to rebuild (default: all)")
-    p = add_audience("generate", cmd_audience_generate)
+    p = add("generate", cmd_audience_generate, under=audience_sub)
     p.add_argument("--check", action="store_true", help="only report models that differ from their specs")
 
     p = add("prepare", cmd_prepare)
@@ -388,21 +446,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", required=True, help="who approves (one of the delivery's approvers)")
     p.add_argument("--note", help="a comment kept with the approval")
 
-    runs = sub.add_parser(
-        "runs",
-        help="Prepared delivery runs: list, report, check",
-        description="Prepared delivery runs. Example: ``herald runs list``",
-    )
+    runs = add("runs", doc="Prepared delivery runs: list, report, check. Example: ``herald runs list``")
     runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="RUNS_COMMAND")
-    for name, handler in (("list", cmd_runs_list), ("report", cmd_runs_report), ("check", cmd_runs_check)):
-        p = runs_sub.add_parser(name, help=(handler.__doc__ or "").split(".")[0], description=handler.__doc__)
-        p.set_defaults(handler=handler)
-        if name == "list":
-            p.add_argument("delivery", nargs="?", help="only this delivery's runs")
-        else:
-            p.add_argument("run", help="a run id")
-        if name == "report":
-            p.add_argument("--samples", type=int, default=0, help="render this many messages with their data")
+    p = add("list", cmd_runs_list, under=runs_sub)
+    p.add_argument("delivery", nargs="?", help="only this delivery's runs")
+    p = add("report", cmd_runs_report, under=runs_sub)
+    p.add_argument("run", help="a run id")
+    p.add_argument("--samples", type=int, default=0, help="render this many messages with their data")
+    p = add("check", cmd_runs_check, under=runs_sub)
+    p.add_argument("run", help="a run id")
 
     p = add("run", cmd_run)
     p.add_argument("--now", help="the clock, ISO 8601 (default: now); a simulated clock for tests and backfills")
@@ -414,12 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", help="why the override (recorded)")
     p.add_argument("--by", help="who overrides (recorded)")
 
-    dev = sub.add_parser("dev", help="Maintenance commands for Herald's own developers")
+    dev = add("dev", doc="Maintenance commands for Herald's own developers.")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="DEV_COMMAND")
-    p = dev_sub.add_parser(
-        "render-dbt-yaml", help="Regenerate dbt YAML from the raw schema", description=cmd_render_dbt_yaml.__doc__
-    )
-    p.set_defaults(handler=cmd_render_dbt_yaml)
+    add("render-dbt-yaml", cmd_render_dbt_yaml, under=dev_sub)
     return parser
 
 

@@ -36,6 +36,7 @@ import yaml
 from herald.bounds import DAYS, PROFILES, Bound, bounded
 from herald.project import Project
 from herald.safe_text import failing_with, free_text
+from herald.spec_fields import mapping_with_known_keys
 from orchestration.cron import Cron
 from orchestration.errors import WorkflowSpecError
 
@@ -428,12 +429,7 @@ def load_journey(path: Path) -> Journey:
 
 
 def _mapping(data: object, where: str, known: set[str]) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise WorkflowSpecError(f"{where}: expected a mapping")
-    unknown = sorted(str(k) for k in data if k not in known)
-    if unknown:
-        raise WorkflowSpecError(f"{where}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
-    return cast(Mapping[str, Any], data)
+    return mapping_with_known_keys(data, where, known, _FAIL)
 
 
 def _id(value: object, where: str) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from herald.project import Project
+from herald.terminal import format_table
 from senders import ledger
 from senders.job import Progress, SendJob, SendOptions, SendSummary, SendWindow
 from senders.resolve import DECISIONS, parse_age, resolve_unknown
@@ -129,8 +130,8 @@ def cmd_ledger(args: argparse.Namespace, project: Project) -> int:
         if not history:
             print(f"no message {args.message} in run {args.run}", file=sys.stderr)
             return 1
-        for e in history:
-            print(f"{e.at}  {e.state:<9} attempt {e.attempt}  {e.provider_id:<24} {e.reason}")
+        rows = [(e.at, e.state, f"{e.attempt}", e.provider_id, e.reason) for e in history]
+        print(format_table(("AT", "STATE", "ATTEMPT", "PROVIDER ID", "REASON"), rows, right={2}))
         return 0
     latest = ledger.read_run(project, args.run)
     counts: dict[str, int] = {}
@@ -146,8 +147,8 @@ def cmd_proof(args: argparse.Namespace, project: Project) -> int:
     from senders.proof import send_proofs
 
     results = send_proofs(project, args.delivery, requested_by=args.by)
-    for r in results:
-        print(f"{r.state:<9} {r.address:<32} data of {r.data_of:<14} {r.provider_id or r.reason}")
+    rows = [(r.state, r.address, r.data_of, r.provider_id or r.reason) for r in results]
+    print(format_table(("STATE", "ADDRESS", "DATA OF", "PROVIDER ID OR REASON"), rows))
     return 0 if all(r.state == "accepted" for r in results) else 1
 
 
@@ -204,6 +205,8 @@ def cmd_ingest_flush(args: argparse.Namespace, project: Project) -> int:
 
 
 def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add these commands with ``herald.cli``'s ``add(name, handler, under=subparsers)``, which makes every parser
+    (help and description from the handler's docstring, rendered for the terminal)."""
     p = add("proof", cmd_proof)
     p.add_argument("delivery", help="delivery id (its latest prepared run is used)")
     p.add_argument("--by", required=True, help="who asks for the proofs (recorded)")
@@ -248,15 +251,11 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--no-group-commit", action="store_true", help=argparse.SUPPRESS)  # the benchmark's baseline
     p = add("ingest", cmd_ingest)
     ingest = p.add_subparsers(dest="ingest_command", required=True, metavar="INGEST_COMMAND")
-    for name, handler in (("events", cmd_ingest_events), ("flush", cmd_ingest_flush)):
-        doc = handler.__doc__ or ""
-        sp = ingest.add_parser(name, help=doc.split(".")[0], description=doc)
-        sp.set_defaults(handler=handler)
-        if name == "events":
-            sp.add_argument("file", help="a JSON array or JSON lines of SendGrid events")
-            sp.add_argument("--format", choices=["json", "jsonl"], help="default: from the suffix, else sniffed")
-            sp.add_argument("--rejects", help="where rejected events go (default: FILE.rejects.jsonl)")
-        else:
-            sp.add_argument(
-                "--wait", type=float, default=10.0, help="seconds to wait for a running server to seal (default 10)"
-            )
+    sp = add("events", cmd_ingest_events, under=ingest)
+    sp.add_argument("file", help="a JSON array or JSON lines of SendGrid events")
+    sp.add_argument("--format", choices=["json", "jsonl"], help="default: from the suffix, else sniffed")
+    sp.add_argument("--rejects", help="where rejected events go (default: FILE.rejects.jsonl)")
+    sp = add("flush", cmd_ingest_flush, under=ingest)
+    sp.add_argument(
+        "--wait", type=float, default=10.0, help="seconds to wait for a running server to seal (default 10)"
+    )

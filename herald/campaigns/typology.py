@@ -36,6 +36,7 @@ from herald.bounds import DAYS, Bound, bounded_int
 from herald.campaigns.plans import CHANNELS, ID_PATTERN
 from herald.errors import PlanError
 from herald.safe_text import failing_with, free_text
+from herald.spec_fields import flag, mapping_with_known_keys
 
 _FAIL = failing_with(PlanError)
 # The ranges of a typology's numbers (herald.bounds).
@@ -156,18 +157,11 @@ def parse_typology(data: object, *, source: str = "typology") -> Typology:
 
 
 def _mapping(data: object, where: str, known: set[str]) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise PlanError(f"{where}: expected a mapping")
-    unknown = sorted(str(k) for k in data if k not in known)
-    if unknown:
-        raise PlanError(f"{where}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
-    return cast(Mapping[str, Any], data)
+    return mapping_with_known_keys(data, where, known, _FAIL)
 
 
 def _flag(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise PlanError(f"{where}: expected true or false, got {value!r}")
-    return value
+    return flag(value, where, _FAIL)
 
 
 def _whole(value: object, where: str, bound: Bound) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -63,9 +64,13 @@ def test_sql_shows_each_dialect(on_demo: Project, capsys: pytest.CaptureFixture[
 def test_list_shows_every_saved_audience_as_built(on_demo: Project, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audience", "list"]) == 0
     out = capsys.readouterr().out
+    header, *lines = out.splitlines()
+    members = header.index("MEMBERS") + len("MEMBERS")
+    build = header.index("BUILD")
     for name in AudienceLibrary.of(on_demo).names():
-        line = next(ln for ln in out.splitlines() if ln.startswith(name + " "))
-        assert "members (build" in line
+        line = next(ln for ln in lines if ln.startswith(name + " "))
+        assert re.fullmatch(r"[\d,]+", line[:members].split()[-1]), line
+        assert line[build:].split()[0].strip(), line
 
 
 def test_generate_check_passes_on_the_repository(on_demo: Project, capsys: pytest.CaptureFixture[str]) -> None:
