@@ -77,6 +77,7 @@ from herald.audiences.live import LiveWarehouse, build_as_of, open_live, rollups
 from herald.audiences.schema import PROFILE_ROLLUPS  # noqa: E402
 from herald.audiences.spec import AudienceSpec, Not, parse_spec, walk  # noqa: E402
 from herald.build import build_on_published  # noqa: E402
+from herald.files import replacing  # noqa: E402
 from herald.project import Project  # noqa: E402
 
 DEFAULT_WAREHOUSE = Path("/tmp/bench/warehouse/build/herald.duckdb")
@@ -302,26 +303,24 @@ def profile(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 def build_sorted_copy(source: Path, target: Path) -> None:
     """The marts the query reads, narrowed and clustered (see COPY_TABLES), plus the per-profile rollup (see
     ``rollup_sql``), in a new file ``target``."""
-    partial = target.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
     started = time.perf_counter()
-    con = duckdb.connect(str(partial))
-    try:
-        con.execute("set enable_progress_bar = false")
-        con.execute(f"attach '{source}' as src (read_only)")
-        for table, (columns, order) in COPY_TABLES.items():
+    with replacing(target) as partial:
+        con = duckdb.connect(str(partial))
+        try:
+            con.execute("set enable_progress_bar = false")
+            con.execute(f"attach '{source}' as src (read_only)")
+            for table, (columns, order) in COPY_TABLES.items():
+                t0 = time.perf_counter()
+                order_by = f" order by {order}" if order else ""
+                con.execute(f"create table {table} as select {columns} from src.{table}{order_by}")
+                print(f"  {table}: {time.perf_counter() - t0:.1f} s ({order or 'as stored'})")
+            con.execute("detach src")
             t0 = time.perf_counter()
-            order_by = f" order by {order}" if order else ""
-            con.execute(f"create table {table} as select {columns} from src.{table}{order_by}")
-            print(f"  {table}: {time.perf_counter() - t0:.1f} s ({order or 'as stored'})")
-        con.execute("detach src")
-        t0 = time.perf_counter()
-        con.execute(f"create table {ROLLUP} as {rollup_sql(con, reference_time(con))}")
-        width = len(con.execute(f"describe {ROLLUP}").fetchall())
-        print(f"  {ROLLUP}: {time.perf_counter() - t0:.1f} s ({width} columns, one row per profile)")
-    finally:
-        con.close()
-    partial.rename(target)
+            con.execute(f"create table {ROLLUP} as {rollup_sql(con, reference_time(con))}")
+            width = len(con.execute(f"describe {ROLLUP}").fetchall())
+            print(f"  {ROLLUP}: {time.perf_counter() - t0:.1f} s ({width} columns, one row per profile)")
+        finally:
+            con.close()
     print(f"sorted copy built in {time.perf_counter() - started:.0f} s: {target}")
 
 

@@ -35,12 +35,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_send import (  # noqa: E402
     World,
-    _cpu_self,
     bench_env,
     check_exactly_once,
     fake_sendgrid,
     fresh_ledger,
     make_world,
+    measured_usage,
 )
 
 from senders.job import SendJob, SendOptions  # noqa: E402
@@ -87,14 +87,11 @@ def measure(world: World, *, case: str, rate_limited: float, concurrency: int, l
         if rate_limited:
             _storm(fake.url, rate_limited)
         job = SendJob(project, run_id, SendOptions(concurrency=concurrency), env=bench_env(project, fake.url))
-        load_before = os.getloadavg()
-        fake_cpu, cpu = fake.cpu_seconds(), _cpu_self()
-        started = time.perf_counter()
-        summary = job.run()
-        seconds = time.perf_counter() - started
-        cpu, fake_cpu = _cpu_self() - cpu, fake.cpu_seconds() - fake_cpu
-        load = tuple(max(a, b) for a, b in zip(load_before, os.getloadavg(), strict=True))
-        stats = fake.stats()
+        with measured_usage(fake) as usage:
+            started = time.perf_counter()
+            summary = job.run()
+            seconds = time.perf_counter() - started
+    stats = usage.stats
     accepted = summary.states.get("accepted", 0)
     if accepted != summary.total or not summary.complete:
         raise SystemExit(f"{case}: not every message was accepted: {summary}")
@@ -108,9 +105,9 @@ def measure(world: World, *, case: str, rate_limited: float, concurrency: int, l
         served_429=int(stats["faults_served"].get("429", 0)),
         rate_limited=int(summary.provider_events.get("rate_limited", 0)),
         decreases=state.decreases,
-        cpu_sender=cpu,
-        cpu_fake=fake_cpu,
-        load=load,
+        cpu_sender=usage.cpu_sender,
+        cpu_fake=usage.cpu_fake,
+        load=usage.load,
     )
 
 

@@ -80,6 +80,7 @@ from sendgrid.helpers.mail import CustomArg, Header, Mail  # noqa: E402
 from herald import landing  # noqa: E402
 from herald.build import build  # noqa: E402
 from herald.campaigns.catalog import Catalog  # noqa: E402
+from herald.campaigns.plans import Sender  # noqa: E402
 from herald.campaigns.prepare import prepare  # noqa: E402
 from herald.content.render import Renderer  # noqa: E402
 from herald.generate.core import generate  # noqa: E402
@@ -87,7 +88,7 @@ from herald.project import Project  # noqa: E402
 from senders import job as job_module  # noqa: E402
 from senders import ledger  # noqa: E402
 from senders.compose import Composer, Recipient  # noqa: E402
-from senders.job import SendJob, SendOptions, load_run  # noqa: E402
+from senders.job import RunInfo, SendJob, SendOptions, load_run  # noqa: E402
 from senders.links import Links  # noqa: E402
 from senders.providers.sendgrid import SendGridProvider, SendGridSettings  # noqa: E402
 from senders.suppression import Suppressions  # noqa: E402
@@ -333,21 +334,54 @@ class Phases:
 
 
 @dataclass
-class Measurement:
-    case: str
-    template: str
-    recipients: int
-    seconds: float
-    detail: str
+class Usage:
+    """What a measured block cost: CPU of this process and of the fake, the higher load average of its two ends,
+    and the fake's stats at its end."""
+
     cpu_sender: float = 0.0
     cpu_fake: float = 0.0
     load: tuple[float, ...] = ()
-    requests: int = 0
-    phases: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> int:
+        return int(self.stats["accepted_requests"])
+
+    def summary(self) -> str:
+        load = "/".join(f"{x:.1f}" for x in self.load)
+        return f"CPU sender {self.cpu_sender:.1f} s, fake {self.cpu_fake:.1f} s; load {load}"
+
+
+@contextlib.contextmanager
+def measured_usage(fake: FakeProcess) -> Iterator[Usage]:
+    """Measure the block's ``Usage`` (filled in when it ends)."""
+    usage = Usage()
+    load_before = os.getloadavg()
+    fake_cpu, cpu = fake.cpu_seconds(), _cpu_self()
+    yield usage
+    usage.cpu_sender, usage.cpu_fake = _cpu_self() - cpu, fake.cpu_seconds() - fake_cpu
+    usage.load = tuple(max(a, b) for a, b in zip(load_before, os.getloadavg(), strict=True))
+    usage.stats = fake.stats()
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    case: str
+    recipients: int
+    seconds: float
+    detail: str
+    usage: Usage
+    phases: list[str]
 
     @property
     def per_hour(self) -> float:
         return self.recipients / self.seconds * 3600 if self.seconds else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.case}: {self.recipients:,} in {self.seconds:.1f} s = {self.per_hour:,.0f}/h ({self.detail});"
+            f" {self.usage.summary()}"
+        )
 
 
 def _cpu_self() -> float:
@@ -386,9 +420,7 @@ def measure_job(world: World, kind: str, concurrency: int, limit: int | None, *,
             env=env,
             progress=_PauseAfter(project, run_id, limit),
         )
-        load_before = os.getloadavg()
-        fake_cpu, cpu = fake.cpu_seconds(), _cpu_self()
-        with contextlib.ExitStack() as stack:
+        with measured_usage(fake) as usage, contextlib.ExitStack() as stack:
             phases = stack.enter_context(Phases())
             if profile:
                 stack.enter_context(_profiled_workers(profilers))
@@ -400,9 +432,6 @@ def measure_job(world: World, kind: str, concurrency: int, limit: int | None, *,
             seconds = time.perf_counter() - started
             if profile:
                 main.disable()
-        cpu, fake_cpu = _cpu_self() - cpu, fake.cpu_seconds() - fake_cpu
-        load = tuple(max(a, b) for a, b in zip(load_before, os.getloadavg(), strict=True))
-        stats = fake.stats()
     accepted = summary.states.get("accepted", 0)
     what = f"{kind} at concurrency {concurrency}"
     bad = {k: v for k, v in summary.states.items() if k not in ("accepted", "pending")}
@@ -410,20 +439,10 @@ def measure_job(world: World, kind: str, concurrency: int, limit: int | None, *,
         raise SystemExit(f"{what}: not a clean send: {summary}")
     if limit is None and not summary.complete:
         raise SystemExit(f"{what}: the run was not sent completely: {summary}")
-    check_exactly_once(stats, accepted, what)
+    check_exactly_once(usage.stats, accepted, what)
     sliced = f"first {accepted:,} of {summary.total:,}, paused after {limit:,}" if limit else f"all {accepted:,}"
-    m = Measurement(
-        case=f"{kind}, job, concurrency {concurrency}",
-        template=TEMPLATES[kind],
-        recipients=accepted,
-        seconds=seconds,
-        detail=f"{sliced}; {stats['accepted_requests']:,} requests",
-        cpu_sender=cpu,
-        cpu_fake=fake_cpu,
-        load=load,
-        requests=int(stats["accepted_requests"]),
-        phases=phases.report(seconds),
-    )
+    detail = f"{sliced}; {usage.requests:,} requests"
+    m = Measurement(f"{kind}, job, concurrency {concurrency}", accepted, seconds, detail, usage, phases.report(seconds))
     if profile:
         _print_profile(kind, profilers)
     fresh_ledger(project, run_id)
@@ -465,61 +484,60 @@ def _print_profile(kind: str, profilers: list[cProfile.Profile], top: int = 18) 
         print("\n".join("    " + ln for ln in body[start:].rstrip().splitlines()))
 
 
-def measure_baseline(world: World, kind: str, budget: float) -> Measurement:
-    """One sequential ``SendGridAPIClient.send()`` per fully rendered message, for ``budget`` seconds."""
-    project, run_id = world.project, world.runs[DELIVERIES[kind]]
+def load_email_run(project: Project, run_id: str) -> tuple[RunInfo, list[Recipient], Sender]:
+    """The run, its sendable recipients and its delivery's sender."""
     info, recipients = load_run(project, run_id)
     sender = Catalog.of(project).delivery(info.delivery_id).delivery.sender
     if sender is None:
         raise SystemExit(f"delivery {info.delivery_id} has no sender")
+    return info, recipients, sender
+
+
+def run_composer(project: Project, run_id: str, info: RunInfo, env: dict[str, str]) -> Composer:
+    """The composer the send job makes for the run: its template, ids and signed links."""
+    return Composer(
+        Renderer(project.specs_dir / "templates"),
+        info.template,
+        run_id=run_id,
+        channel=info.channel,
+        delivery_id=info.delivery_id,
+        campaign_id=info.campaign_id,
+        links=Links.from_env(env),
+    )
+
+
+def measure_baseline(world: World, kind: str, budget: float) -> Measurement:
+    """One sequential ``SendGridAPIClient.send()`` per fully rendered message, for ``budget`` seconds."""
+    project, run_id = world.project, world.runs[DELIVERIES[kind]]
+    info, recipients, sender = load_email_run(project, run_id)
     with fake_sendgrid(LATENCY) as fake:
         env = bench_env(project, fake.url)
-        composer = Composer(
-            Renderer(project.specs_dir / "templates"),
-            info.template,
-            run_id=run_id,
-            channel=info.channel,
-            delivery_id=info.delivery_id,
-            campaign_id=info.campaign_id,
-            links=Links.from_env(env),
-        )
+        composer = run_composer(project, run_id, info, env)
         client = SendGridAPIClient(API_KEY, host=fake.url)
-        load_before = os.getloadavg()
-        fake_cpu, cpu = fake.cpu_seconds(), _cpu_self()
         render = http = 0.0
         sent = 0
-        started = time.perf_counter()
-        for r in recipients:
-            t0 = time.perf_counter()
-            mail = naive_mail(composer, r, sender.from_email, sender.from_name)
-            t1 = time.perf_counter()
-            response = client.send(mail)
-            http += time.perf_counter() - t1
-            render += t1 - t0
-            if response.status_code != 202:
-                raise SystemExit(f"baseline: SendGrid answered {response.status_code}")
-            sent += 1
-            if time.perf_counter() - started >= budget:
-                break
-        seconds = time.perf_counter() - started
-        cpu, fake_cpu = _cpu_self() - cpu, fake.cpu_seconds() - fake_cpu
-        load = tuple(max(a, b) for a, b in zip(load_before, os.getloadavg(), strict=True))
-        stats = fake.stats()
-    check_exactly_once(stats, sent, f"{kind} baseline")
+        with measured_usage(fake) as usage:
+            started = time.perf_counter()
+            for r in recipients:
+                t0 = time.perf_counter()
+                mail = naive_mail(composer, r, sender.from_email, sender.from_name)
+                t1 = time.perf_counter()
+                response = client.send(mail)
+                http += time.perf_counter() - t1
+                render += t1 - t0
+                if response.status_code != 202:
+                    raise SystemExit(f"baseline: SendGrid answered {response.status_code}")
+                sent += 1
+                if time.perf_counter() - started >= budget:
+                    break
+            seconds = time.perf_counter() - started
+    check_exactly_once(usage.stats, sent, f"{kind} baseline")
+    phases = [
+        f"    render + build Mail: {render:.2f} s ({render / sent * 1000:.2f} ms each);"
+        f" SendGridAPIClient.send: {http:.2f} s ({http / sent * 1000:.1f} ms each)"
+    ]
     return Measurement(
-        case=f"{kind}, naive baseline",
-        template=TEMPLATES[kind],
-        recipients=sent,
-        seconds=seconds,
-        detail=f"first {sent:,} messages, one request each",
-        cpu_sender=cpu,
-        cpu_fake=fake_cpu,
-        load=load,
-        requests=int(stats["accepted_requests"]),
-        phases=[
-            f"    render + build Mail: {render:.2f} s ({render / sent * 1000:.2f} ms each);"
-            f" SendGridAPIClient.send: {http:.2f} s ({http / sent * 1000:.1f} ms each)"
-        ],
+        f"{kind}, naive baseline", sent, seconds, f"first {sent:,} messages, one request each", usage, phases
     )
 
 
@@ -542,11 +560,8 @@ def naive_mail(composer: Composer, r: Recipient, from_email: str, from_name: str
 def cpu_breakdown(world: World, kind: str, n: int = 5000) -> list[str]:
     """CPU microseconds per recipient of each step of the send path, one thread, no latency (``--profile``)."""
     project, run_id = world.project, world.runs[DELIVERIES[kind]]
-    info, recipients = load_run(project, run_id)
+    info, recipients, sender = load_email_run(project, run_id)
     sample = recipients[:n]
-    sender = Catalog.of(project).delivery(info.delivery_id).delivery.sender
-    if sender is None:
-        raise SystemExit(f"delivery {info.delivery_id} has no sender")
     rows: list[tuple[str, float]] = []
 
     def per(label: str, fn: Callable[[Any], Any], items: list[Any], recipients: int | None = None) -> None:
@@ -557,15 +572,7 @@ def cpu_breakdown(world: World, kind: str, n: int = 5000) -> list[str]:
 
     with fake_sendgrid(0.0) as fake:
         env = bench_env(project, fake.url)
-        composer = Composer(
-            Renderer(project.specs_dir / "templates"),
-            info.template,
-            run_id=run_id,
-            channel=info.channel,
-            delivery_id=info.delivery_id,
-            campaign_id=info.campaign_id,
-            links=Links.from_env(env),
-        )
+        composer = run_composer(project, run_id, info, env)
 
         def compose(r: Recipient) -> Any:
             return composer.compose_shared(r) or composer.compose(r)
@@ -631,10 +638,6 @@ def cpu_breakdown(world: World, kind: str, n: int = 5000) -> list[str]:
 # ---------------------------------------------------------------------------------------------------- main
 
 
-def _load(m: Measurement) -> str:
-    return "/".join(f"{x:.1f}" for x in m.load)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=DEFAULT_PROFILES, help="profiles of a new world")
@@ -675,18 +678,12 @@ def main() -> None:
         runs = []
         for c in levels:
             m = measure_job(world, kind, c, limit)
-            print(
-                f"{m.case}: {m.recipients:,} in {m.seconds:.1f} s = {m.per_hour:,.0f}/h ({m.detail});"
-                f" CPU sender {m.cpu_sender:.1f} s, fake {m.cpu_fake:.1f} s; load {_load(m)}"
-            )
+            print(m.summary())
             print("\n".join(m.phases))
             runs.append(m)
             table.append(m)
         base = measure_baseline(world, kind, args.baseline_seconds)
-        print(
-            f"{base.case}: {base.recipients:,} in {base.seconds:.1f} s = {base.per_hour:,.0f}/h ({base.detail});"
-            f" CPU sender {base.cpu_sender:.1f} s, fake {base.cpu_fake:.1f} s; load {_load(base)}"
-        )
+        print(base.summary())
         print("\n".join(base.phases) + "\n")
         table.append(base)
         best = max(runs, key=lambda m: m.per_hour)

@@ -332,40 +332,16 @@ def main() -> int:
                 SendGridSettings(SG_KEY, host=fake_url), sender=sender, run_id="bench", delivery_id="bench"
             )
 
-        base = 2 * 10**6
-        results.append(
-            run("official client, sequential", 1, range(base, base + args.sequential), official, make_official)
-        )
-        base += args.sequential
-        results.append(
-            run(
-                "official client, concurrent",
-                args.clients,
-                range(base, base + args.concurrent),
-                official,
-                make_official,
-            )
-        )
-        base += args.concurrent
-        results.append(
-            run(
-                "Herald's SendGrid provider, sequential",
-                1,
-                range(base, base + args.sequential),
-                provider_send,
-                make_provider,
-            )
-        )
-        base += args.sequential
-        results.append(
-            run(
-                "Herald's SendGrid provider, concurrent",
-                args.clients,
-                range(base, base + args.concurrent),
-                provider_send,
-                make_provider,
-            )
-        )
+        baselines: list[tuple[str, int, int, Callable[[Any, int], int], Callable[[], Any]]] = [
+            ("official client, sequential", 1, args.sequential, official, make_official),
+            ("official client, concurrent", args.clients, args.concurrent, official, make_official),
+            ("Herald's SendGrid provider, sequential", 1, args.sequential, provider_send, make_provider),
+            ("Herald's SendGrid provider, concurrent", args.clients, args.concurrent, provider_send, make_provider),
+        ]
+        base = 2 * 10**6  # every case sends message ids of its own
+        for name, clients, count, one, make in baselines:
+            results.append(run(name, clients, range(base, base + count), one, make))
+            base += count
 
         with urllib.request.urlopen(f"{fake_url}/_fake/stats") as r:
             stats = json.loads(r.read())

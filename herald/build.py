@@ -36,6 +36,7 @@ import yaml
 from herald import clock, landing, warehouse, warm_dbt
 from herald.audiences.models import BUILDS, GENERATED_DIR, MEMBERSHIPS, MODEL_PREFIX
 from herald.errors import BuildError, WarehouseNotReady
+from herald.files import replacing, write_atomic
 from herald.progress import report
 from herald.project import Project
 from herald.warehouse import DELIVERIES_CATALOG
@@ -268,6 +269,16 @@ def published_build(project: Project) -> PublishedBuild | None:
     )
 
 
+@contextmanager
+def _locked_for_build(project: Project) -> Iterator[str]:
+    """Hold the build lock, with the audience models generated from their specs; yields the batch cut-off: the
+    newest batch landed, which the build reads up to."""
+    landing.ensure_initialized(project)
+    with build_lock(project):
+        generate_audience_models(project)
+        yield landing.latest_batch_id(project)
+
+
 def build(
     project: Project,
     *,
@@ -286,10 +297,7 @@ def build(
     (those that allow it).
     """
     started = time.monotonic()
-    landing.ensure_initialized(project)
-    with build_lock(project):
-        generate_audience_models(project)
-        cutoff = landing.latest_batch_id(project)
+    with _locked_for_build(project) as cutoff:
         current = published_build(project)
         partial = bool(select or exclude)
         if (
@@ -346,10 +354,7 @@ def build_on_published(
     the live counts over it, mean the same "now".
     """
     started = time.monotonic()
-    landing.ensure_initialized(project)
-    with build_lock(project):
-        generate_audience_models(project)
-        cutoff = landing.latest_batch_id(project)
+    with _locked_for_build(project) as cutoff:
         published = published_build(project)
         current = (
             published is not None
@@ -589,9 +594,7 @@ def publish(
     target = project.published_dir / f"herald-{build_id}.duckdb"
     _publish_main_file(project, target)
     _copy_durably(project.deliveries_build_path, warehouse.deliveries_path(target))
-    pointer_tmp = project.current_pointer.with_name(".CURRENT.partial")
-    pointer_tmp.write_text(target.name + "\n", encoding="utf-8")
-    os.replace(pointer_tmp, project.current_pointer)
+    write_atomic(project.current_pointer, target.name + "\n")
     _prune(project, keep=target)
     return target
 
@@ -661,11 +664,8 @@ def _publish_main_file(project: Project, target: Path) -> None:
 
 
 def _copy_durably(source: Path, target: Path) -> None:
-    tmp = target.with_name("." + target.name + ".partial")
-    shutil.copyfile(source, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    with replacing(target, durable=True) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def _prune(project: Project, keep: Path) -> None:

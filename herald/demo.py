@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import pyarrow.parquet as pq
 
 from herald import clock, landing
 from herald.errors import LandingError
+from herald.files import replacing, write_atomic
 from herald.generate._sql import lit
 from herald.generate.seeds import DEMO_END_DATE, seed_file_name
 from herald.landing import LandedBatch
@@ -95,10 +95,8 @@ def recorded_shift(project: Project) -> DemoShift | None:
 
 
 def _record_shift(project: Project, shift: DemoShift) -> None:
-    path = project.landing_dir / DEMO_RECORD
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    tmp.write_text(json.dumps({"shift_days": shift.days, "landed_on": shift.landed_on.isoformat()}) + "\n")
-    os.replace(tmp, path)
+    record = {"shift_days": shift.days, "landed_on": shift.landed_on.isoformat()}
+    write_atomic(project.landing_dir / DEMO_RECORD, json.dumps(record) + "\n")
 
 
 def move_demo_specs(project: Project, shift: DemoShift) -> list[Path]:
@@ -119,9 +117,7 @@ def move_demo_specs(project: Project, shift: DemoShift) -> list[Path]:
         body = _MOVED_MARK.sub("", text, count=1)
         moved = _move_dates(body, delta)
         header = f"# Dates moved with the demo data by {shift.days} days.\n" if shift.days else ""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        tmp.write_text(header + moved, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, header + moved)
         changed.append(path)
     return changed
 
@@ -219,11 +215,9 @@ def load_demo(project: Project, *, today: dt.date | None = None) -> list[LandedB
 def _write_parquet(table: RawTable, rel: duckdb.DuckDBPyRelation, target: Path) -> int:
     """Write ``rel`` typed as ``table``'s landing shape to ``target`` in one atomic rename; returns the rows."""
     data = landing.conform(table, rel.to_arrow_table())
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
-        pq.write_table(data, tmp, compression="zstd")
-        os.replace(tmp, target)
+        with replacing(target) as tmp:
+            pq.write_table(data, tmp, compression="zstd")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise LandingError(f"could not write demo batch {target}: {exc}") from exc
     return int(data.num_rows)

@@ -8,7 +8,6 @@ batches, so an export of millions of rows runs in bounded memory.
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 
 from herald import warehouse
 from herald.errors import ExportError
+from herald.files import replacing
 from herald.project import Project
 
 ExportFormat = Literal["csv", "parquet"]
@@ -87,24 +87,21 @@ def _build_id(con: object) -> str | None:
 
 def _write(reader: pa.RecordBatchReader, fmt: ExportFormat, out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
     rows = 0
     try:
-        if fmt == "parquet":
-            with pq.ParquetWriter(tmp, reader.schema, compression="zstd") as pw:
-                for batch in reader:
-                    pw.write_batch(batch)
-                    rows += batch.num_rows
-        elif fmt == "csv":
-            with pacsv.CSVWriter(tmp, reader.schema) as cw:
-                for batch in reader:
-                    cw.write_batch(batch)
-                    rows += batch.num_rows
-        else:
-            raise ExportError(f"unknown format {fmt!r}: use csv or parquet")
-        os.replace(tmp, out)
+        with replacing(out) as tmp:
+            if fmt == "parquet":
+                with pq.ParquetWriter(tmp, reader.schema, compression="zstd") as pw:
+                    for batch in reader:
+                        pw.write_batch(batch)
+                        rows += batch.num_rows
+            elif fmt == "csv":
+                with pacsv.CSVWriter(tmp, reader.schema) as cw:
+                    for batch in reader:
+                        cw.write_batch(batch)
+                        rows += batch.num_rows
+            else:
+                raise ExportError(f"unknown format {fmt!r}: use csv or parquet")
     except OSError as exc:
         raise ExportError(f"cannot write {out}: {exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return rows

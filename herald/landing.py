@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import secrets
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ import pyarrow.parquet as pq
 
 from herald import clock
 from herald.errors import LandingError
+from herald.files import replacing
 from herald.project import Project
 from herald.raw_schema import ALL_TABLES, BATCH_COLUMNS, IMPORT_BATCHES, RawTable, RawType
 
@@ -92,14 +91,10 @@ def ensure_initialized(project: Project) -> None:
 
 
 def _atomic_write(data: pa.Table, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.partial")  # unique per writer
     try:
-        pq.write_table(data, tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        with replacing(target, durable=True) as tmp:
+            pq.write_table(data, tmp, compression="zstd")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise LandingError(f"could not write batch {target}: {exc}") from exc
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from herald import clock
+from herald.files import write_atomic
 from herald.project import Project
 from orchestration.errors import SchedulerBusy
 
@@ -202,11 +203,7 @@ def _pause_path(project: Project, workflow: str) -> Path:
 def pause_workflow(project: Project, workflow: str, *, by: str, reason: str = "") -> Pause:
     """Pause ``workflow`` (a run in progress finishes its current activity). Eager; the file appears atomically."""
     p = Pause(workflow, by, reason, utc_now())
-    path = _pause_path(project, workflow)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"by": p.by, "reason": p.reason, "at": p.at}), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(_pause_path(project, workflow), json.dumps({"by": p.by, "reason": p.reason, "at": p.at}))
     return p
 
 

@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import os
 import re
-import secrets
 import threading
 import time
 import uuid
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from herald import clock
+from herald import clock, files
 from herald.project import Project
 from senders.errors import SenderError
 
@@ -124,35 +123,10 @@ def visible_files(folder: str | Path, suffix: str) -> Iterator[os.DirEntry[str]]
 def write_atomic(target: Path, data: bytes, *, clobber: bool = True) -> Path:
     """Make ``target`` appear whole, durably, in one step; with ``clobber=False`` never replace an existing file
     (another name is taken instead, ``<stem>-<random>``). Returns the path written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if clobber:
-            os.replace(tmp, target)
-        else:
-            while True:
-                try:
-                    os.link(tmp, target)  # fails instead of replacing, unlike rename
-                    break
-                except FileExistsError:
-                    target = target.with_name(f"{target.stem}-{secrets.token_hex(2)}{target.suffix}")
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(target.parent)
+    if not clobber:
+        return files.write_new(target, data, durable=True)
+    files.write_atomic(target, data, durable=True)
     return target
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename into ``folder`` survive a crash."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def message_heads(data: bytes) -> Iterator[tuple[int, str, str, str, str | None]]:

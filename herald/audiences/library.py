@@ -9,6 +9,7 @@ from pathlib import Path
 
 from herald.audiences.spec import NAME_PATTERN, AudienceSpec, dump_spec, load_spec
 from herald.errors import AudienceNotFound, AudienceSpecError
+from herald.files import write_atomic
 from herald.project import Project
 
 
@@ -47,10 +48,7 @@ class AudienceLibrary:
     def save(self, spec: AudienceSpec) -> Path:
         """Write ``spec`` in canonical form, atomically (a reader sees the old file or the new one)."""
         path = self.path(spec.name)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.partial")
-        tmp.write_text(dump_spec(spec), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, dump_spec(spec))
         return path
 
     def with_dependents(self, names: list[str]) -> list[str]:

@@ -17,7 +17,6 @@ and the query without it, taken otherwise (a build of audience models alone, at 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from herald.audiences.library import AudienceLibrary
 from herald.audiences.schema import AUDIENCE_TABLES, PROFILE_ROLLUPS, Schema, from_contracts
 from herald.audiences.spec import AudienceSpec, dump_spec
 from herald.errors import AudienceSpecError
+from herald.files import write_atomic
 from herald.project import Project
 from herald.safe_text import jinja_inert, yaml_for_dbt
 
@@ -99,9 +99,7 @@ def write(project: Project) -> list[Path]:
         target = project.root / f.path
         if not target.is_file() or target.read_text(encoding="utf-8") != f.text:
             # Replaced whole: a dbt parse running beside this write never reads half a model.
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
-            tmp.write_text(f.text, encoding="utf-8")
-            tmp.replace(target)
+            write_atomic(target, f.text)
             changed.append(f.path)
     return changed
 

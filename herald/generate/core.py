@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import tempfile
 import time
@@ -17,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from herald import clock
+from herald.files import replacing
 from herald.generate import activity, messaging, profiles
 from herald.generate._sql import install_macros, lit
 from herald.generate.plan import SESSION_LENGTH, Plan
@@ -96,10 +96,8 @@ class _BatchWriter:
         """Write ``select_sql`` (raw columns plus ``_line_number``) as one batch; returns its row count."""
         batch_id, loaded_at = self._next_batch_id()
         casts = [f"CAST(q.{c.name} AS {_DUCK_TYPES[c.type]}) AS {c.name}" for c in table.columns]
-        target = self.out_dir / table.name / f"{batch_id}.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.partial")
-        copy = f"""
+        with replacing(self.out_dir / table.name / f"{batch_id}.parquet") as tmp:
+            copy = f"""
 COPY (
     SELECT {", ".join(casts)},
         {lit(batch_id)} AS _batch_id,
@@ -108,9 +106,8 @@ COPY (
         CAST({lit(loaded_at.isoformat(sep=" "))} AS TIMESTAMP) AS _loaded_at
     FROM ({select_sql}) q
 ) TO {lit(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"""
-        result = self.con.execute(copy).fetchone()
+            result = self.con.execute(copy).fetchone()
         n = int(result[0]) if result else 0
-        os.replace(tmp, target)
         self._record(table, batch_id, source_file, n, loaded_at, updates=updates)
         self.rows[table.name] = self.rows.get(table.name, 0) + n
         return n
@@ -130,11 +127,8 @@ COPY (
             "loaded_at": [loaded_at],
         }
         audit = pa.Table.from_pydict(record, schema=arrow_schema(IMPORT_BATCHES, with_batch_columns=False))
-        target = self.out_dir / IMPORT_BATCHES.name / f"{batch_id}-{table.name}.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.partial")
-        pq.write_table(audit, tmp, compression="zstd")
-        os.replace(tmp, target)
+        with replacing(self.out_dir / IMPORT_BATCHES.name / f"{batch_id}-{table.name}.parquet") as tmp:
+            pq.write_table(audit, tmp, compression="zstd")
         self.rows[IMPORT_BATCHES.name] = self.rows.get(IMPORT_BATCHES.name, 0) + 1
 
 
@@ -228,50 +222,22 @@ def _prepare(con: duckdb.DuckDBPyConnection, plan: Plan, steps: _Steps) -> None:
 
 
 def _write_tables(w: _BatchWriter, plan: Plan, steps: _Steps, chunks: list[tuple[int, int]]) -> None:
-    src = "generated/{}.parquet"
-    w.write(CRM_CONTACTS, profiles.contacts_sql(plan), source_file=src.format("crm_contacts"))
-    steps("crm_contacts")
-    w.write(
-        CONSENT_EVENTS,
-        messaging.consent_events_sql(plan),
-        source_file=src.format("consent_events"),
-    )
-    steps("consent_events")
-    w.write(SHOP_ORDERS, activity.shop_orders_sql(plan), source_file=src.format("shop_orders"))
-    steps("shop_orders")
-    w.write(
-        SHOP_ORDER_LINES,
-        activity.shop_order_lines_sql(plan),
-        source_file=src.format("shop_order_lines"),
-    )
-    steps("shop_order_lines")
-    for part, (first, last) in enumerate(chunks, start=1):
-        w.write(
-            APP_EVENTS,
-            activity.app_events_sql(plan, first, last),
-            source_file=src.format(f"app_events-{part:04d}"),
-        )
-        steps(f"app_events {part}/{len(chunks)}")
-    w.write(PUSH_TOKENS, activity.push_tokens_sql(), source_file=src.format("push_tokens"))
-    steps("push_tokens")
-    w.write(
-        MESSAGE_HISTORY,
-        messaging.message_history_sql(),
-        source_file=src.format("message_history"),
-    )
-    steps("message_history")
-    w.write(ESP_EVENTS, messaging.esp_events_sql(plan), source_file=src.format("esp_events"))
-    steps("esp_events")
-    w.write(CHANNEL_EVENTS, messaging.channel_events_sql(plan), source_file=src.format("channel_events"))
-    steps("channel_events")
+    def write(table: RawTable, select_sql: str, *, part: str = "", label: str = "", updates: bool = False) -> None:
+        w.write(table, select_sql, source_file=f"generated/{table.name}{part}.parquet", updates=updates)
+        steps(label or table.name)
+
+    write(CRM_CONTACTS, profiles.contacts_sql(plan))
+    write(CONSENT_EVENTS, messaging.consent_events_sql(plan))
+    write(SHOP_ORDERS, activity.shop_orders_sql(plan))
+    write(SHOP_ORDER_LINES, activity.shop_order_lines_sql(plan))
+    for n, (first, last) in enumerate(chunks, start=1):
+        sql = activity.app_events_sql(plan, first, last)
+        write(APP_EVENTS, sql, part=f"-{n:04d}", label=f"app_events {n}/{len(chunks)}")
+    write(PUSH_TOKENS, activity.push_tokens_sql())
+    write(MESSAGE_HISTORY, messaging.message_history_sql())
+    write(ESP_EVENTS, messaging.esp_events_sql(plan))
+    write(CHANNEL_EVENTS, messaging.channel_events_sql(plan))
     # A later CRM export in which some contacts moved: the same keys again, in a newer batch.
-    w.write(
-        CRM_CONTACTS,
-        profiles.contact_updates_sql(plan),
-        source_file=src.format("crm_contacts-update"),
-        updates=True,
-    )
-    steps("crm_contacts update")
+    write(CRM_CONTACTS, profiles.contact_updates_sql(plan), part="-update", label="crm_contacts update", updates=True)
     # Written last, so the batches before it keep their ids (one microsecond apart, in writing order).
-    w.write(SHOP_PAYMENTS, activity.shop_payments_sql(plan), source_file=src.format("shop_payments"))
-    steps("shop_payments")
+    write(SHOP_PAYMENTS, activity.shop_payments_sql(plan))

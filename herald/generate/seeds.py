@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from herald.files import replacing
 from herald.generate._sql import lit
 from herald.generate.core import generate
 from herald.raw_schema import ALL_TABLES, IMPORT_BATCHES, RawTable
@@ -73,9 +74,8 @@ SELECT {raw}, _batch_id,
     _loaded_at
 FROM read_parquet({source})
 ORDER BY _batch_id, _line_number"""
-    tmp = target.with_name(f".{target.name}.partial")
-    con.execute(f"COPY ({query}) TO {lit(str(tmp))} ({_CSV_OPTIONS})")
-    tmp.replace(target)
+    with replacing(target) as tmp:
+        con.execute(f"COPY ({query}) TO {lit(str(tmp))} ({_CSV_OPTIONS})")
     return target
 
 

@@ -11,10 +11,11 @@ leaves a rejects file that describes rows which were not accounted for.
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from herald.files import move_into_place, partial_path
 
 REJECTS_SUFFIX = ".rejects.csv"
 REJECTS_LEADING_COLUMNS = ("line_number", "reason")
@@ -37,17 +38,21 @@ def default_rejects_path(source: Path) -> Path:
 def write_rejects(target: Path, headers: Sequence[str], rejects: Iterable[Reject], *, delimiter: str) -> Path:
     """Write the rejects to a temporary file next to ``target``; return its path (see ``commit_rejects``)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    with open(partial, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, delimiter=delimiter, lineterminator="\r\n")
-        writer.writerow([*REJECTS_LEADING_COLUMNS, *headers])
-        for reject in sorted(rejects, key=lambda r: r.line_number):
-            writer.writerow([reject.line_number, reject.reason, *("" if f is None else f for f in reject.fields)])
+    partial = partial_path(target)
+    try:
+        with open(partial, "w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh, delimiter=delimiter, lineterminator="\r\n")
+            writer.writerow([*REJECTS_LEADING_COLUMNS, *headers])
+            for reject in sorted(rejects, key=lambda r: r.line_number):
+                writer.writerow([reject.line_number, reject.reason, *("" if f is None else f for f in reject.fields)])
+    except BaseException:
+        discard_rejects(partial)
+        raise
     return partial
 
 
 def commit_rejects(partial: Path, target: Path) -> None:
-    os.replace(partial, target)
+    move_into_place(partial, target)
 
 
 def discard_rejects(partial: Path) -> None:

@@ -27,7 +27,6 @@ import io
 import json
 import os
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from herald import clock
+from herald.files import write_atomic, write_new
 from herald.project import Project
 from senders.errors import ProviderConfigError, SenderError
 from senders.providers.base import (
@@ -165,7 +165,7 @@ class DirectMailProvider:
         first = _UNSAFE.sub("_", rows[0]["message_id"]).lstrip(".")[:80] or "letter"
         target = self.parts_dir / f"{first}-{len(rows)}.parquet"
         try:
-            written = _write_atomic(target, _parquet_bytes(pa.Table.from_pylist(rows, schema=SCHEMA)), clobber=False)
+            written = write_new(target, _parquet_bytes(pa.Table.from_pylist(rows, schema=SCHEMA)), durable=True)
         except OSError as exc:
             if any(self.parts_dir.glob(f"{target.stem}*.parquet")):
                 # The rename may have happened before the failure (e.g. syncing the folder).
@@ -221,9 +221,10 @@ def finish_extract(project: Project, run_id: str, delivery_id: str, *, overwrite
         "columns": list(COLUMNS),
         "files": files,
     }
-    csv_path = _write_atomic(folder / f"{base}.csv", csv_data)
-    parquet_path = _write_atomic(folder / f"{base}.parquet", parquet_data)
-    _write_atomic(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    csv_path, parquet_path = folder / f"{base}.csv", folder / f"{base}.parquet"
+    write_atomic(csv_path, csv_data, durable=True)
+    write_atomic(parquet_path, parquet_data, durable=True)
+    write_atomic(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode(), durable=True)
     return Extract(run_id, delivery_id, csv_path, parquet_path, manifest_path, len(rows), len(parts), created_at)
 
 
@@ -263,32 +264,3 @@ def _parquet_bytes(table: pa.Table) -> bytes:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _write_atomic(target: Path, data: bytes, *, clobber: bool = True) -> Path:
-    """Make ``target`` appear whole and durably in one rename; with ``clobber=False`` never replace a file
-    (a free ``<stem>-<random>`` name is taken instead). Returns the path written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if clobber:
-            os.replace(tmp, target)
-        else:
-            while True:
-                try:
-                    os.link(tmp, target)  # fails instead of replacing, unlike rename
-                    break
-                except FileExistsError:
-                    target = target.with_name(f"{target.stem}-{secrets.token_hex(2)}{target.suffix}")
-    finally:
-        tmp.unlink(missing_ok=True)
-    fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return target

@@ -45,11 +45,11 @@ import orjson
 import pyarrow as pa
 
 from herald import clock
+from herald.files import fsync_dir, write_atomic
 from herald.landing import BatchCounts, arrow_schema, land_batch, new_batch_id, table_dir
 from herald.project import Project
 from herald.raw_schema import CHANNEL_EVENTS, ESP_EVENTS, RawTable
 from senders.errors import TrackingError
-from senders.inbox import fsync_dir, write_atomic
 from senders.tracking.normalize import Reject, Row, channel_row, sendgrid_row
 
 SEGMENT_SUFFIX = ".jsonl"
@@ -289,11 +289,8 @@ def _seal_request_stamp(folder: Path) -> tuple[int, int] | None:
 
 def request_seal(folder: Path) -> None:
     """Ask every writer of ``folder`` to seal its open segment (they notice within ``SEAL_POLL_SECONDS``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    # A new file each time (a new inode), so two requests in one clock tick still differ.
-    tmp = folder / f"{SEAL_REQUEST}.{os.getpid()}.{threading.get_ident()}.new"
-    tmp.write_bytes(clock.now().isoformat().encode())
-    os.replace(tmp, folder / SEAL_REQUEST)
+    # Written as a new file each time (a new inode), so two requests in one clock tick still differ.
+    write_atomic(folder / SEAL_REQUEST, clock.now().isoformat())
 
 
 def json_line(value: Any) -> bytes:
@@ -346,11 +343,7 @@ def compact(project: Project, tables: Sequence[str] = tuple(SPOOLED)) -> Compact
         with _compactor_lock(folder):
             report += _recover(project, table, normalize, folder)
             for group in _sealed_groups(folder):
-                try:
-                    report += _land(project, table, normalize, folder, group)
-                finally:
-                    for _, fd in group:
-                        os.close(fd)
+                report += _land_and_close(project, table, normalize, folder, group)
     return report
 
 
@@ -450,12 +443,19 @@ def _recover(project: Project, table: RawTable, normalize: Normalizer, folder: P
             continue
         (rejects_dir(project, table) / f"{batch_id}.jsonl").unlink(missing_ok=True)
         group = [(p, os.open(p, os.O_RDONLY)) for p in paths]
-        try:
-            report += _land(project, table, normalize, folder, group)
-        finally:
-            for _, fd in group:
-                os.close(fd)
+        report += _land_and_close(project, table, normalize, folder, group)
     return report
+
+
+def _land_and_close(
+    project: Project, table: RawTable, normalize: Normalizer, folder: Path, group: list[tuple[Path, int]]
+) -> CompactionReport:
+    """``_land`` the group, then close its segments' descriptors, landed or not."""
+    try:
+        return _land(project, table, normalize, folder, group)
+    finally:
+        for _, fd in group:
+            os.close(fd)
 
 
 def _land(
@@ -479,6 +479,7 @@ def _land(
         write_atomic(
             rejects_dir(project, table) / f"{batch_id}.jsonl",
             "".join(r.to_json() + "\n" for r in rejects).encode(),
+            durable=True,
         )
     if rows:
         source = f"spool:{table.name}/{names[0]}" + (f" (+{len(names) - 1} segments)" if len(names) > 1 else "")

@@ -12,14 +12,7 @@
 -- replaces their rows (delete+insert on message_id): messages with events or history rows from batches landed
 -- since (batch ids sort by time), ledger entries recorded in the last hour before the newest one already
 -- built or later, and in-app events likewise. On Spark (parquet: no delete+insert) it is a table.
-{{
-    config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
-        incremental_strategy='delete+insert',
-        unique_key='message_id',
-        on_schema_change='fail',
-    )
-}}
+{{ config(**incremental_by_key('message_id')) }}
 
 with
 

@@ -1,4 +1,5 @@
--- One row per message in the send ledger: its latest state and who it went to, from the ledger alone.
+-- One row per message in the send ledger: its latest state and who it went to, from the ledger alone
+-- (message_sends adds the send-list row each came from).
 --
 -- The models that feed profiles (consent, quarantine, engagement) resolve Herald's messages to profiles here,
 -- not through the send list: send lists are prepared from profiles, so reading them there would be a cycle.
@@ -18,7 +19,7 @@ entries as (
 
     select
         {% for column in ['ledger_entry_id', 'message_id', 'run_id', 'recipient_id', 'profile_id', 'delivery_id',
-                          'provider_id', 'channel', 'state'] -%}
+                          'provider_id', 'channel', 'state', 'reason', 'content_hash'] -%}
         cast(null as {{ dbt.type_string() }}) as {{ column }},
         {% endfor -%}
         cast(null as {{ dbt.type_bigint() }}) as attempt,
@@ -44,7 +45,8 @@ per_message as (
         message_id,
         min(case when state = 'claimed' then recorded_at end) as first_claimed_at,
         max(attempt) as attempts,
-        max(provider_id) as provider_id
+        max(provider_id) as provider_id,
+        count(*) as ledger_entries
     from entries
     group by message_id
 
@@ -62,7 +64,10 @@ final as (
         per_message.provider_id,
         latest.channel,
         latest.state,
+        latest.reason,
+        latest.content_hash,
         per_message.attempts,
+        per_message.ledger_entries,
         per_message.first_claimed_at,
         latest.recorded_at as last_changed_at
 

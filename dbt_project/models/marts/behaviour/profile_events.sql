@@ -9,14 +9,7 @@
 -- A full refresh gives the same rows. On Spark (parquet: no delete+insert) it is a table.
 -- A table built before batch_id and external_key existed gains them: that one build counts every event as landed
 -- since and rewrites every row (append_new_columns; the contract still checks every column).
-{{
-    config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
-        incremental_strategy='delete+insert',
-        unique_key='event_id',
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ config(**incremental_by_key('event_id', on_schema_change='append_new_columns')) }}
 
 {#- The newest batch already built, read before the build as a literal: a constant filter lets the engine skip
     the older batch files instead of reading every landed event and filtering afterwards. -#}

@@ -7,7 +7,6 @@
         incremental_strategy='append',
         full_refresh=false,
         on_schema_change='fail',
-        tags=['delivery'],
     )
 }}
 

@@ -6,7 +6,6 @@
         incremental_strategy='append',
         full_refresh=false,
         on_schema_change='fail',
-        tags=['delivery'],
     )
 }}
 

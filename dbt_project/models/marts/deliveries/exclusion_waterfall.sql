@@ -8,7 +8,6 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        tags=['delivery'],
     )
 }}
 

@@ -1,11 +1,5 @@
 -- One row per audience member a run excluded: the first typology rule that excluded it, and why. A view over
 -- the append-only recipients, as send_lists.
-{{
-    config(
-        materialized='view',
-        tags=['delivery'],
-    )
-}}
 
 with
 

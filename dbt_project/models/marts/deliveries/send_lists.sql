@@ -1,13 +1,7 @@
 -- One row per recipient of a prepared run that is not excluded: the frozen list the sender jobs read, and
 -- nothing else. Control-group members are listed (recipient_group = control) and never sent.
--- A view: delivery_run_recipients is append-only and never rewritten, so the list is as frozen as a copy would
--- be, and a preparation does not write every recipient twice.
-{{
-    config(
-        materialized='view',
-        tags=['delivery'],
-    )
-}}
+-- A view (configured in _deliveries__models.yml): delivery_run_recipients is append-only and never rewritten,
+-- so the list is as frozen as a copy would be, and a preparation does not write every recipient twice.
 
 with
 

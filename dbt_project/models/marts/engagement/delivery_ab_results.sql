@@ -29,29 +29,15 @@ outcomes as (
 
 ),
 
-metrics as (
-
-    select * from {{ ref('delivery_metrics') }}
-
-),
-
 orders as (
 
     select * from {{ ref('orders') }}
-    where is_completed
 
 ),
 
 runs as (
 
-    select
-        run_id,
-        delivery_id,
-        first_sent_at,
-        coalesce(first_sent_at, prepared_at) as window_start_at,
-        {{ dbt.dateadd('day', window_days, 'coalesce(first_sent_at, prepared_at)') }} as window_end_at
-
-    from metrics
+    {{ conversion_windows() }}
 
 ),
 
@@ -73,8 +59,7 @@ recipients as (
         on send_lists.send_list_id = outcomes.send_list_id
     left join orders
         on send_lists.profile_id = orders.profile_id
-        and orders.ordered_at > runs.window_start_at
-        and orders.ordered_at <= runs.window_end_at
+        and {{ is_conversion('orders', 'runs') }}
     group by send_lists.run_id, send_lists.variant, send_lists.profile_id
 
 ),

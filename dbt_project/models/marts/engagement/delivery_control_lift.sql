@@ -19,31 +19,22 @@ send_lists as (
 
 ),
 
-metrics as (
-
-    select * from {{ ref('delivery_metrics') }}
-
-),
-
 orders as (
 
     select * from {{ ref('orders') }}
-    where is_completed
+
+),
+
+windows as (
+
+    {{ conversion_windows() }}
 
 ),
 
 runs as (
 
-    select
-        metrics.run_id,
-        metrics.delivery_id,
-        metrics.campaign_id,
-        coalesce(metrics.first_sent_at, metrics.prepared_at) as window_start_at,
-        {{ dbt.dateadd('day', window_days, 'coalesce(metrics.first_sent_at, metrics.prepared_at)') }}
-            as window_end_at
-
-    from metrics
-    where metrics.control_count > 0
+    select * from windows
+    where control_count > 0
 
 ),
 
@@ -60,8 +51,7 @@ members as (
         on send_lists.run_id = runs.run_id
     left join orders
         on send_lists.profile_id = orders.profile_id
-        and orders.ordered_at > runs.window_start_at
-        and orders.ordered_at <= runs.window_end_at
+        and {{ is_conversion('orders', 'runs') }}
     group by send_lists.run_id, send_lists.profile_id, send_lists.recipient_group
 
 ),

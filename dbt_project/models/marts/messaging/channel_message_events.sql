@@ -16,37 +16,13 @@ events as (
 
 ),
 
-messages as (
-
-    select * from {{ ref('int_messages_deduplicated') }}
-
-),
-
-identities as (
-
-    select * from {{ ref('profile_identities') }}
-
-),
-
-sends as (
-
-    select * from {{ ref('int_send_ledger_aggregated_to_messages') }}
-
-),
-
-contacts as (
-
-    select * from {{ ref('int_contacts_merged_to_profiles') }}
-
-),
-
 joined as (
 
     select
         events.channel_event_id,
         events.message_id,
         events.provider_message_id,
-        coalesce(sends.profile_id, identities.profile_id) as profile_id,
+        {{ event_message_profile_id() }} as profile_id,
         events.provider,
         coalesce(events.channel, sends.channel, messages.channel) as channel,
         events.event_type,
@@ -61,14 +37,7 @@ joined as (
         events.occurred_at
 
     from events
-    left join messages
-        on events.message_id = messages.message_id
-    left join identities
-        on messages.external_key = identities.external_key
-    left join sends
-        on events.message_id = sends.message_id
-    left join contacts as sends_contacts
-        on sends.profile_id = sends_contacts.profile_id
+    {{ join_event_messages('events') }}
 
 ),
 

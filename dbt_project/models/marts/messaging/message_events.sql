@@ -16,27 +16,9 @@ events as (
 
 ),
 
-messages as (
-
-    select * from {{ ref('int_messages_deduplicated') }}
-
-),
-
 identities as (
 
     select * from {{ ref('profile_identities') }}
-
-),
-
-sends as (
-
-    select * from {{ ref('int_send_ledger_aggregated_to_messages') }}
-
-),
-
-contacts as (
-
-    select * from {{ ref('int_contacts_merged_to_profiles') }}
 
 ),
 
@@ -74,17 +56,10 @@ with_message as (
         events.is_machine_open,
         events.batch_id,
         events.occurred_at,
-        coalesce(sends.profile_id, message_contacts.profile_id) as message_profile_id
+        {{ event_message_profile_id() }} as message_profile_id
 
     from events
-    left join messages
-        on events.message_id = messages.message_id
-    left join identities as message_contacts
-        on messages.external_key = message_contacts.external_key
-    left join sends
-        on events.message_id = sends.message_id
-    left join contacts as sends_contacts
-        on sends.profile_id = sends_contacts.profile_id
+    {{ join_event_messages('events') }}
 
 ),
 

@@ -4,14 +4,7 @@
 --
 -- Incremental like the rollup it reads (DuckDB, PostgreSQL; a table on Spark): a build replaces the rows of the
 -- messages whose rollup changed since the previous build (delete+insert on message_id).
-{{
-    config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
-        incremental_strategy='delete+insert',
-        unique_key='message_id',
-        on_schema_change='fail',
-    )
-}}
+{{ config(**incremental_by_key('message_id')) }}
 
 with
 

@@ -5,9 +5,9 @@
 
 with
 
-entries as (
+sends as (
 
-    select * from {{ ref('stg_senders__send_ledger') }}
+    select * from {{ ref('int_send_ledger_aggregated_to_messages') }}
 
 ),
 
@@ -17,73 +17,48 @@ send_lists as (
 
 ),
 
-ranked as (
-
-    select
-        entries.*,
-        row_number() over (partition by message_id order by recorded_at desc, ledger_entry_id) as recency
-    from entries
-
-),
-
-per_message as (
-
-    select
-        message_id,
-        min(case when state = 'claimed' then recorded_at end) as first_claimed_at,
-        max(attempt) as attempts,
-        max(provider_id) as provider_id,
-        count(*) as ledger_entries
-    from entries
-    group by message_id
-
-),
-
 final as (
 
     select
         ---------- ids
-        latest.message_id,
-        latest.run_id,
+        sends.message_id,
+        sends.run_id,
         send_lists.send_list_id,
-        latest.recipient_id,
-        latest.profile_id,
-        latest.delivery_id,
+        sends.recipient_id,
+        sends.profile_id,
+        sends.delivery_id,
         send_lists.campaign_id,
         send_lists.consent_id,
-        per_message.provider_id,
+        sends.provider_id,
 
         ---------- strings
-        latest.channel,
-        latest.state,
-        latest.reason,
+        sends.channel,
+        sends.state,
+        sends.reason,
         send_lists.address,
         send_lists.recipient_group,
         send_lists.variant,
         send_lists.payload,
-        latest.content_hash,
+        sends.content_hash,
         send_lists.audience_version,
         send_lists.plan_version,
         send_lists.build_id,
 
         ---------- numerics
-        per_message.attempts,
-        per_message.ledger_entries,
+        sends.attempts,
+        sends.ledger_entries,
 
         ---------- booleans
-        latest.state = 'accepted' as is_sent,
+        sends.state = 'accepted' as is_sent,
 
         ---------- timestamps
-        per_message.first_claimed_at,
-        latest.recorded_at as last_changed_at
+        sends.first_claimed_at,
+        sends.last_changed_at
 
-    from ranked as latest
-    inner join per_message
-        on per_message.message_id = latest.message_id
+    from sends
     left join send_lists
-        on send_lists.run_id = latest.run_id
-        and send_lists.recipient_id = latest.recipient_id
-    where latest.recency = 1
+        on send_lists.run_id = sends.run_id
+        and send_lists.recipient_id = sends.recipient_id
 
 )
 

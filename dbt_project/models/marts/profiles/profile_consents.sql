@@ -29,27 +29,31 @@ key_event_counts as (
 
 ),
 
-single_events as (
+counted_events as (
 
-    select events.*
+    select
+        events.*,
+        key_event_counts.event_count
+
     from events
     inner join key_event_counts
         on events.profile_id = key_event_counts.profile_id
         and events.channel = key_event_counts.channel
         and events.topic = key_event_counts.topic
-    where key_event_counts.event_count = 1
+
+),
+
+single_events as (
+
+    select * from counted_events
+    where event_count = 1
 
 ),
 
 repeated_events as (
 
-    select events.*
-    from events
-    inner join key_event_counts
-        on events.profile_id = key_event_counts.profile_id
-        and events.channel = key_event_counts.channel
-        and events.topic = key_event_counts.topic
-    where key_event_counts.event_count > 1
+    select * from counted_events
+    where event_count > 1
 
 ),
 

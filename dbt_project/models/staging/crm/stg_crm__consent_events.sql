@@ -27,10 +27,7 @@ renamed as (
         cast(occurred_at as {{ dbt.type_timestamp() }}) as occurred_at,
 
         ---------- batch
-        _batch_id as batch_id,
-        _source_file as source_file,
-        cast(_line_number as {{ dbt.type_bigint() }}) as source_line_number,
-        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+        {{ landing_batch_columns() }}
 
     from source
 
