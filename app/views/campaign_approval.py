@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.campaign_pages import delivery_page
 from app.data import campaigns as data
-from app.ui import plain, require_warehouse
+from app.ui import plain
+from herald.campaigns.approvals import approve, check_send
 from herald.campaigns.catalog import DeliveryRef
-from herald.project import Project, find_project
+from herald.campaigns.preparations import running_preparations
+from herald.campaigns.status import LatestRun
+from herald.errors import HeraldError
+from herald.project import Project
 
 PICK = "cmp_pick_approval"
 
 
-def _approve(project: Project, ref: DeliveryRef, latest: data.LatestRun, status: data.Status) -> None:
+def _approve(project: Project, ref: DeliveryRef, latest: LatestRun) -> None:
     d = ref.delivery
     st.subheader("Approve")
     who = ", ".join(d.approval.approvers)
@@ -23,7 +28,7 @@ def _approve(project: Project, ref: DeliveryRef, latest: data.LatestRun, status:
         st.caption(plain(f"Approval is optional for this delivery; its approvers: {who}."))
     else:
         st.caption("Approval is optional for this delivery.")
-    busy = data.running_preparations(project)
+    busy = running_preparations(project)
     a, b = st.columns([1, 2])
     with a:
         approver = st.text_input("Approver", key="cmp_approver", placeholder="your name, e.g. anna")
@@ -40,12 +45,16 @@ def _approve(project: Project, ref: DeliveryRef, latest: data.LatestRun, status:
     )
     if busy:
         st.caption(plain(f"Wait for the preparation of {', '.join(busy)} to finish (it holds the warehouse)."))
-    if clicked:
-        result = data.approve_run(project, latest.run_id, str(approver or ""), str(note or ""))
-        if isinstance(result, str):
-            st.error(f"Not approved: {plain(result)}", icon=":material/block:")
+    who_approves = str(approver or "").strip()
+    if clicked and not who_approves:
+        st.error("Not approved: Enter the approver's name.", icon=":material/block:")
+    elif clicked:
+        try:
+            record = approve(project, latest.run_id, who_approves, str(note or "").strip())
+        except HeraldError as exc:
+            st.error(f"Not approved: {plain(str(exc))}", icon=":material/block:")
         else:
-            st.session_state["cmp_approved"] = (result.run_id, result.approver)
+            st.session_state["cmp_approved"] = (record.run_id, record.approver)
             st.rerun()
     done = st.session_state.pop("cmp_approved", None)
     if done is not None:
@@ -55,9 +64,10 @@ def _approve(project: Project, ref: DeliveryRef, latest: data.LatestRun, status:
 def _check(project: Project, run_id: str) -> None:
     st.subheader("Send check")
     st.caption("What the sender asks before its first message.")
-    check = data.send_check(project, run_id)
-    if isinstance(check, str):
-        st.error(plain(check), icon=":material/error:")
+    try:
+        check = check_send(project, run_id)
+    except HeraldError as exc:
+        st.error(plain(str(exc)), icon=":material/error:")
         return
     if check.allowed:
         by = f", approved by {plain(check.approval.approver)}" if check.approval is not None else ""
@@ -69,22 +79,10 @@ def _check(project: Project, run_id: str) -> None:
 
 
 def main() -> None:
-    st.title("Approval")
-    db = require_warehouse()
-    project = find_project()
-    plans = data.load_plans(project)
-    ids = [r.delivery.id for r in plans.refs()]
-    current = data.selected_delivery(ids)
-    if current is None:
-        st.info("No delivery yet: add one to a plan under `specs/plans/` (see docs/campaigns.md).")
+    page = delivery_page("Approval", PICK)
+    if page is None:
         return
-    st.session_state[PICK] = current
-    st.selectbox("Delivery", ids, key=PICK, on_change=data.remember_delivery, args=(PICK,))
-    ref = plans.ref(current)
-    assert ref is not None
-    latest = data.latest_runs(db).get(current)
-    status = data.delivery_status(latest, data.current_hash(project, ref))
-    st.badge(status, color=data.STATUS_BADGES[status], help=data.STATUS_HELP[status])
+    db, project, ref, latest = page.db, page.project, page.ref, page.latest
     if latest is None:
         st.info("Nothing to approve: the delivery has never been prepared.", icon=":material/info:")
         return
@@ -120,7 +118,7 @@ def main() -> None:
         st.caption("No approval recorded for this run yet.")
     left, right = st.columns(2, gap="large")
     with left:
-        _approve(project, ref, latest, status)
+        _approve(project, ref, latest)
     with right:
         _check(project, latest.run_id)
 

@@ -9,33 +9,29 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Any, cast
+from pathlib import Path
+from typing import cast
 
 import streamlit as st
 
+from app.campaign_pages import delivery_page
 from app.data import audiences as audience_data
-from app.data import campaigns as data
-from app.ui import plain, require_warehouse
+from app.ui import channel_label, plain
+from app.widgets import forget, seed
 from herald import clock
 from herald.campaigns.catalog import Catalog, DeliveryRef
+from herald.campaigns.plan_edits import DeliverySettings, ScheduleKind, save_settings, settings_of
+from herald.campaigns.plan_files import Plans, has_comments, raw_delivery
+from herald.campaigns.previews import html_document, preview, preview_profiles
+from herald.campaigns.template_edits import save_template, template_files, template_names
 from herald.campaigns.typology import load_typology
 from herald.content.checks import push_payload_bytes, sms_size
 from herald.errors import HeraldError
-from herald.project import Project, find_project
+from herald.project import Project
 
 PICK = "cmp_pick_editor"
 SCHEDULE_LABELS = {"manual": "Manual", "once": "Once", "recurring": "Recurring", "triggered": "Triggered"}
 PREVIEW_HEIGHT = 520
-
-
-def _seed(key: str, value: Any) -> None:
-    if key not in st.session_state:
-        st.session_state[key] = value
-
-
-def _forget(prefix: str) -> None:
-    for key in [k for k in st.session_state if str(k).startswith(prefix)]:
-        del st.session_state[key]
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -58,7 +54,7 @@ def _audience_size(db: str, project: Project, name: str, channel: str) -> None:
     st.metric(
         "Audience size",
         f"{evaluation.count.total:,}",
-        delta=None if reachable is None else f"{reachable:,} reachable by {data.CHANNEL_LABELS.get(channel, channel)}",
+        delta=None if reachable is None else f"{reachable:,} reachable by {channel_label(channel)}",
         delta_color="off",
         delta_arrow="off",
         border=True,
@@ -67,27 +63,27 @@ def _audience_size(db: str, project: Project, name: str, channel: str) -> None:
     )
 
 
-def _settings(db: str, project: Project, ref: DeliveryRef, plans: data.Plans) -> data.Settings:
+def _settings(db: str, project: Project, ref: DeliveryRef, plans: Plans) -> DeliverySettings:
     d = ref.delivery
     path = plans.path_of(d.id)
     assert path is not None
-    saved = data.settings_of(d, data.raw_delivery(path, d.id))
+    saved = settings_of(d, raw_delivery(path, d.id))
     k = f"cmp.set.{d.id}."
     catalog = Catalog.of(project)
     audiences = catalog.audiences.names()
     typologies = sorted(p.stem for p in catalog.typologies_dir.glob("*.yml"))
-    templates = data.template_names(project)
+    templates = template_names(project)
 
     left, right = st.columns([3, 2], gap="large")
     with left:
-        _seed(k + "audience", saved.audience)
+        seed(k + "audience", saved.audience)
         audience = st.selectbox("Audience", audiences, key=k + "audience", persist_state="session")
         a, b = st.columns(2)
         with a:
-            _seed(k + "typology", saved.typology)
+            seed(k + "typology", saved.typology)
             typology = st.selectbox("Typology", typologies, key=k + "typology", persist_state="session")
         with b:
-            _seed(k + "control", float(saved.control_percent))
+            seed(k + "control", float(saved.control_percent))
             control = st.number_input(
                 "Control group %", min_value=0.0, max_value=100.0, step=1.0, key=k + "control",
                 help="Share of the eligible members held out to measure the lift (below 100).", persist_state="session",
@@ -96,7 +92,7 @@ def _settings(db: str, project: Project, ref: DeliveryRef, plans: data.Plans) ->
             st.caption(plain(load_typology(catalog.typologies_dir / f"{typology}.yml").description))
         except HeraldError as exc:
             st.error(plain(str(exc)), icon=":material/error:")
-        _seed(k + "template", saved.template)
+        seed(k + "template", saved.template)
         template = st.selectbox(
             "Template", templates, key=k + "template", help="The content, edited below.", persist_state="session"
         )
@@ -105,7 +101,7 @@ def _settings(db: str, project: Project, ref: DeliveryRef, plans: data.Plans) ->
             _audience_size(db, project, audience, d.channel)
 
     st.markdown("**Schedule**")
-    _seed(k + "kind", saved.schedule_kind)
+    seed(k + "kind", saved.schedule_kind)
     kind = st.segmented_control(
         "When", list(SCHEDULE_LABELS), format_func=lambda v: SCHEDULE_LABELS[str(v)], key=k + "kind", required=True,
         label_visibility="collapsed", persist_state="session",
@@ -115,34 +111,34 @@ def _settings(db: str, project: Project, ref: DeliveryRef, plans: data.Plans) ->
     if kind != "manual":
         a, b, c = st.columns(3)
         if kind == "once":
-            _seed(k + "date", saved.at_date or clock.today())
-            _seed(k + "time", saved.at_time or dt.time(9, 0))
+            seed(k + "date", saved.at_date or clock.today())
+            seed(k + "time", saved.at_time or dt.time(9, 0))
             at_date = a.date_input("Date", key=k + "date", format="YYYY-MM-DD", persist_state="session")
             at_time = b.time_input("Local time", key=k + "time", step=dt.timedelta(minutes=15), persist_state="session")
         elif kind == "recurring":
-            _seed(k + "cron", saved.cron or "0 9 * * MON")
+            seed(k + "cron", saved.cron or "0 9 * * MON")
             cron = a.text_input(
                 "Cron", key=k + "cron", help="minute hour day month weekday, e.g. 0 9 * * MON", persist_state="session"
             )
         else:
-            _seed(k + "trigger", saved.trigger_audience or saved.audience)
+            seed(k + "trigger", saved.trigger_audience or saved.audience)
             trigger = a.selectbox("When a profile enters", audiences, key=k + "trigger", persist_state="session")
         zones = sorted(zoneinfo.available_timezones())
-        _seed(k + "zone", saved.time_zone if saved.time_zone in zones else "UTC")
+        seed(k + "zone", saved.time_zone if saved.time_zone in zones else "UTC")
         zone = c.selectbox("Time zone", zones, key=k + "zone", persist_state="session")
 
     with st.expander("More settings (YAML): sender, A/B test, seeds, test profiles, approval, weight, priority"):
-        _seed(k + "more", saved.more_yaml)
+        seed(k + "more", saved.more_yaml)
         more = st.text_area(
             "More settings", key=k + "more", height=220, label_visibility="collapsed", persist_state="session"
         )
 
-    settings = data.Settings(
+    settings = DeliverySettings(
         audience=str(audience),
         template=str(template),
         typology=str(typology),
         control_percent=float(control or 0),
-        schedule_kind=cast(data.ScheduleKind, kind or "manual"),
+        schedule_kind=cast(ScheduleKind, kind or "manual"),
         at_date=at_date if isinstance(at_date, dt.date) else None,
         at_time=at_time if isinstance(at_time, dt.time) else None,
         cron=str(cron or ""),
@@ -155,24 +151,30 @@ def _settings(db: str, project: Project, ref: DeliveryRef, plans: data.Plans) ->
     with button:
         clicked = st.button("Save settings", type="primary", key="cmp_save_settings", icon=":material/save:")
     with note:
-        if data.has_comments(path):
+        if has_comments(path):
             st.caption(f"Saving rewrites {plain(path.name)}: its comments are not kept.")
         elif changed:
             st.caption(":material/edit: Unsaved changes.")
         else:
             st.caption(f"Saved in specs/plans/{plain(path.name)}.")
     if clicked:
-        problem = data.save_settings(project, path, d.id, settings)
-        if problem is None:
-            _forget(k)
-            st.session_state["cmp_saved_settings"] = d.id
-            st.rerun()
-        st.error("Not saved: the plan would not be valid.", icon=":material/error:")
-        st.code(problem, language="text", wrap_lines=True)
+        _save_settings(project, path, d.id, settings, k)
     if st.session_state.get("cmp_saved_settings") == d.id:
         st.success(f"Saved the settings of {plain(d.id)}.", icon=":material/check_circle:")
         del st.session_state["cmp_saved_settings"]
     return settings
+
+
+def _save_settings(project: Project, path: Path, delivery_id: str, settings: DeliverySettings, keys: str) -> None:
+    try:
+        save_settings(project, path, delivery_id, settings)
+    except HeraldError as exc:
+        st.error("Not saved: the plan would not be valid.", icon=":material/error:")
+        st.code(str(exc), language="text", wrap_lines=True)
+        return
+    forget(keys)  # the widgets take the saved settings afresh
+    st.session_state["cmp_saved_settings"] = delivery_id
+    st.rerun()
 
 
 # ---------------------------------------------------------------------------------------------- content
@@ -184,15 +186,15 @@ def _file_key(template: str, file: str) -> str:
 
 def _drafts(project: Project, template: str) -> tuple[dict[str, str], dict[str, str]]:
     """The template's saved files and their drafts (the edited text where the file was edited)."""
-    saved = data.template_files(project, template)
+    saved = template_files(project, template)
     return saved, {f: str(st.session_state.get(_file_key(template, f), text)) for f, text in saved.items()}
 
 
-def _editor(project: Project, template: str, plans: data.Plans) -> dict[str, str]:
+def _editor(project: Project, template: str, plans: Plans) -> dict[str, str]:
     saved, drafts = _drafts(project, template)
     files = list(saved)
     pick = f"cmp.tpl.{template}.file"
-    _seed(pick, files[0])
+    seed(pick, files[0])
     if st.session_state[pick] not in files:
         st.session_state[pick] = files[0]
     edited = [f for f in files if drafts[f] != saved[f]]
@@ -201,13 +203,13 @@ def _editor(project: Project, template: str, plans: data.Plans) -> dict[str, str
         persist_state="session",
     )  # fmt: skip
     key = _file_key(template, str(file))
-    _seed(key, saved[str(file)])
+    seed(key, saved[str(file)])
     height = 420 if str(file).endswith(".html") else 260
     st.text_area(str(file), key=key, height=height, label_visibility="collapsed", persist_state="session")
     drafts[str(file)] = str(st.session_state[key])
     edited = [f for f in files if drafts[f] != saved[f]]
 
-    users = data.template_users(plans, template)
+    users = plans.template_users(template)
     save, discard, note = st.columns([1.5, 1, 2.5], vertical_alignment="center")
     with save:
         clicked = st.button(
@@ -215,17 +217,19 @@ def _editor(project: Project, template: str, plans: data.Plans) -> dict[str, str
         )
     with discard:
         if st.button("Discard", key="cmp_discard_template", disabled=not edited):
-            _forget(f"cmp.tpl.{template}/")
+            forget(f"cmp.tpl.{template}/")
             st.rerun()
     with note:
         shared = f"Used by {', '.join(users)}." if users else "Used by no delivery."
         st.caption(plain(f"{'Unsaved: ' + ', '.join(edited) + '. ' if edited else ''}{shared}"))
     if clicked:
-        problem = data.save_template(project, template, drafts)
-        if problem is None:
+        try:
+            save_template(project, template, drafts)
+        except HeraldError as exc:
+            st.error(f"Not saved: {plain(str(exc))}", icon=":material/error:")
+        else:
             st.session_state["cmp_saved_template"] = template
             st.rerun()
-        st.error(f"Not saved: {plain(problem)}", icon=":material/error:")
     if st.session_state.get("cmp_saved_template") == template:
         st.success(f"Saved template {plain(template)}.", icon=":material/check_circle:")
         del st.session_state["cmp_saved_template"]
@@ -234,9 +238,9 @@ def _editor(project: Project, template: str, plans: data.Plans) -> dict[str, str
 
 def _preview(db: str, project: Project, ref: DeliveryRef, template: str, files: dict[str, str]) -> None:
     d = ref.delivery
-    options = data.preview_profiles(db, ref)
+    options = preview_profiles(Path(db), ref)
     key = f"cmp.preview.{d.id}.profile"
-    _seed(key, options[0] if options else None)
+    seed(key, options[0] if options else None)
     a, b = st.columns([2, 1])
     with a:
         profile = st.selectbox(
@@ -251,7 +255,7 @@ def _preview(db: str, project: Project, ref: DeliveryRef, template: str, files: 
     if not profile:
         st.caption("Pick a profile to preview the message.")
         return
-    shown = data.preview(db, project, ref, template, files, str(profile), variant)
+    shown = preview(Path(db), project, ref, template, files, str(profile), variant)
     if shown.error is not None or shown.message is None:
         st.error(plain(shown.error or "Nothing rendered."), icon=":material/error:")
         return
@@ -269,7 +273,7 @@ def _preview(db: str, project: Project, ref: DeliveryRef, template: str, files: 
     for tab, name in zip(st.tabs(tabs, key=f"cmp.preview.{d.id}.tab"), tabs, strict=True):
         with tab:
             if name == "HTML":
-                st.iframe(data.html_document(m.html), height=PREVIEW_HEIGHT)
+                st.iframe(html_document(m.html), height=PREVIEW_HEIGHT)
             elif name == "Text":
                 st.code(m.text, language="text", wrap_lines=True)
             else:
@@ -287,26 +291,12 @@ def _preview(db: str, project: Project, ref: DeliveryRef, template: str, files: 
 
 
 def main() -> None:
-    st.title("Delivery")
-    db = require_warehouse()
-    project = find_project()
-    plans = data.load_plans(project)
-    for path, message in plans.broken.items():
-        st.error(f"The plan {plain(path.name)} cannot be read: {plain(message)}", icon=":material/error:")
-    ids = [r.delivery.id for r in plans.refs()]
-    current = data.selected_delivery(ids)
-    if current is None:
-        st.info("No delivery yet: add one to a plan under `specs/plans/` (see docs/campaigns.md).")
+    page = delivery_page("Delivery", PICK, show_broken=True)
+    if page is None:
         return
-    st.session_state[PICK] = current
-    st.selectbox("Delivery", ids, key=PICK, on_change=data.remember_delivery, args=(PICK,))
-    ref = plans.ref(current)
-    assert ref is not None
-    latest = data.latest_runs(db).get(current)
-    status = data.delivery_status(latest, data.current_hash(project, ref))
+    db, project, plans, ref = page.db, page.project, page.plans, page.ref
     d = ref.delivery
-    st.badge(status, color=data.STATUS_BADGES[status], help=data.STATUS_HELP[status])
-    facts = [f"{ref.program.name} › {ref.campaign.name}", data.CHANNEL_LABELS.get(d.channel, d.channel)]
+    facts = [f"{ref.program.name} › {ref.campaign.name}", channel_label(d.channel)]
     if d.topic:
         facts.append(f"topic {d.topic}")
     if d.sender is not None:

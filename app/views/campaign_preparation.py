@@ -6,75 +6,79 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.campaign_charts import waterfall_chart
+from app.campaign_pages import DeliveryPage, delivery_page
 from app.charts import ChartOptions
 from app.data import campaigns as data
-from app.ui import plain, require_warehouse
+from app.ui import count_column, job_panel, plain, share_column
 from herald import clock
+from herald.campaigns.jobs import start_prepare
+from herald.campaigns.preparations import Preparation, preparation
+from herald.campaigns.previews import html_document
 from herald.campaigns.report import RunReport
-from herald.project import Project, find_project
+from herald.campaigns.template_edits import specs_token
+from herald.errors import HeraldError
+from herald.project import Project
 
 PICK = "cmp_pick_preparation"
 RUN = "cmp_run"
-POLL_SECONDS = 2
 CHANGES_SHOWN = 200
 
 
 def _job(project: Project, delivery_id: str) -> None:
-    """The Prepare button and the state of the last preparation, polled while it runs."""
-    polling = data.preparation(project, delivery_id).state == "running"
-    st.session_state["cmp_polling"] = polling
+    """The Prepare button and the state of the last preparation, followed while it runs."""
+    job_panel(
+        "cmp_polling",
+        lambda: preparation(project, delivery_id),
+        lambda prep: _prepare(project, delivery_id, prep),
+        on_done=lambda: st.session_state.pop(RUN, None),  # show the new run
+    )
 
-    @st.fragment(run_every=POLL_SECONDS if polling else None)
-    def panel() -> None:
-        prep = data.preparation(project, delivery_id)
-        if st.session_state.get("cmp_polling") and prep.state != "running":
-            st.session_state["cmp_polling"] = False
-            st.session_state.pop(RUN, None)  # show the new run
-            st.rerun()  # over: refresh the page (new published file, report, status)
-        button, state = st.columns([1, 4], vertical_alignment="center")
-        with button:
-            clicked = st.button(
-                "Prepare",
-                type="primary",
-                icon=":material/play_arrow:",
-                key="cmp_prepare",
-                disabled=prep.state == "running",
-                help="Build a new frozen run of this delivery: typology rules, send list, control rules.",
+
+def _prepare(project: Project, delivery_id: str, prep: Preparation) -> None:
+    button, state = st.columns([1, 4], vertical_alignment="center")
+    with button:
+        clicked = st.button(
+            "Prepare",
+            type="primary",
+            icon=":material/play_arrow:",
+            key="cmp_prepare",
+            disabled=prep.state == "running",
+            help="Build a new frozen run of this delivery: typology rules, send list, control rules.",
+        )
+    with state:
+        job = prep.job
+        if prep.state == "running" and job is not None:
+            started = job.started
+            since = "" if started is None else f" for {(clock.now() - started).seconds}s"
+            st.info(
+                f"Preparing **{plain(delivery_id)}**{since}… this takes a minute or two; you can leave the page.",
+                icon=":material/progress_activity:",
             )
-        with state:
-            job = prep.job
-            if prep.state == "running" and job is not None:
-                started = job.started
-                since = "" if started is None else f" for {(clock.now() - started).seconds}s"
-                st.info(
-                    f"Preparing **{plain(delivery_id)}**{since}… this takes a minute or two; you can leave the page.",
-                    icon=":material/progress_activity:",
+        elif prep.state == "succeeded" and job is not None:
+            if job.blocked:
+                st.warning(
+                    f"Prepared run `{job.run_id}`, but a control rule failed: it cannot be approved or sent.",
+                    icon=":material/block:",
                 )
-            elif prep.state == "succeeded" and job is not None:
-                if job.blocked:
-                    st.warning(
-                        f"Prepared run `{job.run_id}`, but a control rule failed: it cannot be approved or sent.",
-                        icon=":material/block:",
-                    )
-                else:
-                    st.success(f"Prepared run `{job.run_id}`.", icon=":material/check_circle:")
-            elif prep.state == "failed":
-                st.error("The last preparation failed:", icon=":material/error:")
             else:
-                st.caption("Not prepared from here yet.")
-        if prep.state == "failed":
-            st.code(prep.message, language="text", wrap_lines=True)
-            if prep.log:
-                with st.expander("Output (end)"):
-                    st.code(prep.log, language="text")
-        if clicked:
-            problem = data.start_preparation(project, delivery_id)
-            if problem is not None:
-                st.error(plain(problem), icon=":material/error:")
-            else:
-                st.rerun()  # the whole page: it starts polling
-
-    panel()
+                st.success(f"Prepared run `{job.run_id}`.", icon=":material/check_circle:")
+        elif prep.state == "failed":
+            st.error("The last preparation failed:", icon=":material/error:")
+        else:
+            st.caption("Not prepared from here yet.")
+    if prep.state == "failed":
+        st.code(prep.message, language="text", wrap_lines=True)
+        if prep.log:
+            with st.expander("Output (end)"):
+                st.code(prep.log, language="text")
+    if clicked:
+        try:
+            start_prepare(project, delivery_id)
+        except HeraldError as exc:
+            st.error(plain(str(exc)), icon=":material/error:")
+        else:
+            st.rerun()  # the whole page: it starts polling
 
 
 def _metrics(r: RunReport) -> None:
@@ -126,7 +130,7 @@ def _waterfall(r: RunReport) -> None:
     options = ChartOptions(
         "Exclusion waterfall", "From the audience to the send list, rule by rule in the order applied"
     )
-    st.altair_chart(data.waterfall_chart(frame, options), width="stretch", key="cmp_waterfall")
+    st.altair_chart(waterfall_chart(frame, options), width="stretch", key="cmp_waterfall")
     table = frame[["step", "members", "reasons"]].rename(
         columns={"step": "Step", "members": "Members", "reasons": "Reasons"}
     )
@@ -144,8 +148,8 @@ def _groups(r: RunReport) -> None:
         hide_index=True,
         column_config={
             "group": st.column_config.TextColumn("Group"),
-            "members": st.column_config.NumberColumn("Members", format="localized"),
-            "share": st.column_config.ProgressColumn("Share", format="%.1f%%", min_value=0, max_value=100),
+            "members": count_column("Members"),
+            "share": share_column(),
         },
     )
     st.caption("Shares of the send list and control group; seeds come on top.")
@@ -166,7 +170,7 @@ def _diff(r: RunReport) -> None:
         column_config={
             "before": st.column_config.TextColumn("Before"),
             "after": st.column_config.TextColumn("Now"),
-            "profiles": st.column_config.NumberColumn("Profiles", format="localized"),
+            "profiles": count_column("Profiles"),
         },
     )
     departures = data.departures_frame(r)
@@ -178,7 +182,7 @@ def _diff(r: RunReport) -> None:
             column_config={
                 "reason": st.column_config.TextColumn("Reason"),
                 "detail": st.column_config.TextColumn("Detail", help="Consent source or quarantine reason."),
-                "profiles": st.column_config.NumberColumn("Profiles", format="localized"),
+                "profiles": count_column("Profiles"),
             },
             key="cmp_departures",
         )
@@ -189,13 +193,14 @@ def _diff(r: RunReport) -> None:
             st.caption(f"The first {CHANGES_SHOWN} of {r.changes_total:,} by profile id.")
 
 
-def _samples(db: str, project: Project, r: RunReport, outdated: bool) -> None:
+def _samples(page: DeliveryPage, r: RunReport) -> None:
+    db, project, outdated = page.db, page.project, page.content_hash != r.run.content_hash
     st.markdown("**Sample messages**")
-    template = data.load_plans(project).ref(r.run.delivery_id)
+    template = page.plans.ref(r.run.delivery_id)
     if template is None:
         st.caption("The delivery is not in the plans any more: no sample to render.")
         return
-    token = data.specs_token(project, template.delivery.template)
+    token = specs_token(project, template.delivery.template)
     rendered = data.samples(db, project, r.run.run_id, token)
     if not rendered:
         st.caption("Nobody to send to.")
@@ -224,30 +229,16 @@ def _samples(db: str, project: Project, r: RunReport, outdated: bool) -> None:
     if message.subject:
         st.markdown(f"**Subject:** {plain(message.subject)}")
     if message.html:
-        st.iframe(data.html_document(message.html), height=420)
+        st.iframe(html_document(message.html), height=420)
     if message.text:
         st.code(message.text, language="text", wrap_lines=True)
 
 
 def main() -> None:
-    st.title("Preparation")
-    db = require_warehouse()
-    project = find_project()
-    plans = data.load_plans(project)
-    ids = [r.delivery.id for r in plans.refs()]
-    current = data.selected_delivery(ids)
-    if current is None:
-        st.info("No delivery yet: add one to a plan under `specs/plans/` (see docs/campaigns.md).")
+    page = delivery_page("Preparation", PICK)
+    if page is None:
         return
-    st.session_state[PICK] = current
-    st.selectbox("Delivery", ids, key=PICK, on_change=data.remember_delivery, args=(PICK,))
-    ref = plans.ref(current)
-    assert ref is not None
-    latest = data.latest_runs(db).get(current)
-    now_hash = data.current_hash(project, ref)
-    status = data.delivery_status(latest, now_hash)
-    st.badge(status, color=data.STATUS_BADGES[status], help=data.STATUS_HELP[status])
-
+    db, project, current = page.db, page.project, page.ref.delivery.id
     _job(project, current)
 
     runs = data.runs_of(db, project, current)
@@ -278,7 +269,7 @@ def main() -> None:
     with right:
         _groups(r)
         _diff(r)
-    _samples(db, project, r, outdated=now_hash != r.run.content_hash)
+    _samples(page, r)
 
 
 main()

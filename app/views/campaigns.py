@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.campaign_charts import timeline_chart
+from app.campaign_pages import QUERY, broken_plans, status_badge
 from app.charts import ChartOptions
 from app.data import campaigns as data
-from app.ui import plain, require_warehouse
+from app.ui import channel_label, count_column, plain, require_warehouse, table_with_csv
+from herald.campaigns.plan_files import Plans, load_plans
+from herald.campaigns.status import STATUSES, DeliveryRow, delivery_rows
 from herald.project import find_project
 
 EDITOR = "views/campaign_delivery.py"
@@ -19,10 +23,10 @@ def _money(x: float | None) -> str:
     return "—" if x is None else f"{x:,.0f}"
 
 
-def _summary(rows: list[data.DeliveryRow], plans: data.Plans) -> None:
+def _summary(rows: list[DeliveryRow], plans: Plans) -> None:
     campaigns = [c for p in plans.programs.values() for c in p.campaigns]
     budget = sum(c.budget or 0 for c in campaigns)
-    counts = {s: sum(r.status == s for r in rows) for s in data.STATUSES}
+    counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     a, b, c, d, e = st.columns(5)
     a.metric("Campaigns", f"{len(campaigns):,}", border=True, help=f"In {len(plans.programs)} program(s).")
     b.metric("Deliveries", f"{len(rows):,}", border=True)
@@ -38,13 +42,13 @@ def _summary(rows: list[data.DeliveryRow], plans: data.Plans) -> None:
     )
 
 
-def _timeline(rows: list[data.DeliveryRow], plans: data.Plans) -> None:
+def _timeline(rows: list[DeliveryRow], plans: Plans) -> None:
     bars, marks = data.timeline_frames(rows, plans)
     if bars.empty and marks.empty:
         st.caption("No campaign has dates and no delivery is scheduled at a time yet.")
         return
     options = ChartOptions("Calendar", "Campaigns over their dates; scheduled deliveries by status; today in red")
-    st.altair_chart(data.timeline_chart(bars, marks, options), width="stretch")
+    st.altair_chart(timeline_chart(bars, marks, options), width="stretch")
     unscheduled = [r for r in rows if r.delivery.schedule.at is None]
     if unscheduled:
         st.caption(
@@ -55,26 +59,26 @@ def _timeline(rows: list[data.DeliveryRow], plans: data.Plans) -> None:
         )
 
 
-def _delivery(row: data.DeliveryRow) -> None:
+def _delivery(row: DeliveryRow) -> None:
     d = row.delivery
     name, status, links = st.columns([3, 1.2, 3], vertical_alignment="center")
     with name:
-        st.markdown(f"**{plain(d.id)}** · {data.CHANNEL_LABELS.get(d.channel, d.channel)}")
+        st.markdown(f"**{plain(d.id)}** · {channel_label(d.channel)}")
         detail = f"{data.schedule_text(d.schedule)} · audience {d.audience} · template {d.template}"
         if row.latest is not None:
             detail += f" · {row.latest.send_count:,} to send (run of {row.latest.prepared_at:%Y-%m-%d %H:%M} UTC)"
         st.caption(plain(detail))
     with status:
-        st.badge(row.status, color=data.STATUS_BADGES[row.status], help=data.STATUS_HELP[row.status])
+        status_badge(row.status)
     with links:
         a, b, c = st.columns(3)
-        params = {data.QUERY: d.id}
+        params = {QUERY: d.id}
         a.page_link(EDITOR, label="Edit", icon=":material/edit:", query_params=params)
         b.page_link(PREPARATION, label="Prepare", icon=":material/fact_check:", query_params=params)
         c.page_link(APPROVAL, label="Approve", icon=":material/verified:", query_params=params)
 
 
-def _plan(rows: list[data.DeliveryRow], plans: data.Plans, statuses: list[str], channels: list[str]) -> None:
+def _plan(rows: list[DeliveryRow], plans: Plans, statuses: list[str], channels: list[str]) -> None:
     for program in plans.programs.values():
         st.subheader(plain(program.name))
         st.caption(f"Program `{program.id}` · owner {plain(program.owner or '—')}")
@@ -92,9 +96,7 @@ def _plan(rows: list[data.DeliveryRow], plans: data.Plans, statuses: list[str], 
                 shown = [
                     r
                     for r in rows
-                    if r.campaign is campaign
-                    and r.status in statuses
-                    and data.CHANNEL_LABELS.get(r.delivery.channel) in channels
+                    if r.campaign is campaign and r.status in statuses and channel_label(r.delivery.channel) in channels
                 ]
                 for row in shown:
                     _delivery(row)
@@ -108,30 +110,28 @@ def main() -> None:
     st.title("Campaigns")
     db = require_warehouse()
     project = find_project()
-    plans = data.load_plans(project)
-    for path, message in plans.broken.items():
-        st.error(f"The plan {plain(path.name)} cannot be read:", icon=":material/error:")
-        st.code(message, language="text", wrap_lines=True)
+    plans = load_plans(project)
+    broken_plans(plans)
     if not plans.programs:
         st.info("No marketing plan yet: add one under `specs/plans/` (see docs/campaigns.md).")
         return
-    rows = data.overview(db, project, plans)
+    rows = delivery_rows(project, plans.refs(), data.latest_runs(db))
     _summary(rows, plans)
     _timeline(rows, plans)
 
     left, right = st.columns(2)
     with left:
-        statuses = st.multiselect("Status", data.STATUSES, default=data.STATUSES[:5], key="cmp_filter_status")
+        statuses = st.multiselect("Status", STATUSES, default=STATUSES[:5], key="cmp_filter_status")
     with right:
-        channels_all = sorted({data.CHANNEL_LABELS.get(r.delivery.channel, r.delivery.channel) for r in rows})
+        channels_all = sorted({channel_label(r.delivery.channel) for r in rows})
         channels = st.multiselect("Channel", channels_all, default=channels_all, key="cmp_filter_channel")
     _plan(rows, plans, list(statuses), list(channels))
 
     with st.expander("All deliveries as a table", icon=":material/table:"):
-        frame = data.deliveries_frame(rows)
-        st.dataframe(
-            frame,
-            hide_index=True,
+        table_with_csv(
+            data.deliveries_frame(rows),
+            name="deliveries",
+            key="cmp_download",
             column_config={
                 "delivery": st.column_config.TextColumn("Delivery"),
                 "campaign": st.column_config.TextColumn("Campaign"),
@@ -140,18 +140,10 @@ def main() -> None:
                 "schedule": st.column_config.TextColumn("Schedule"),
                 "audience": st.column_config.TextColumn("Audience"),
                 "template": st.column_config.TextColumn("Template"),
-                "to_send": st.column_config.NumberColumn("To send", format="localized"),
+                "to_send": count_column("To send"),
                 "prepared_at": st.column_config.DatetimeColumn("Prepared (UTC)", format="YYYY-MM-DD HH:mm"),
                 "approved_by": st.column_config.TextColumn("Approved by"),
             },
-        )
-        st.download_button(
-            "Download CSV",
-            frame.to_csv(index=False).encode("utf-8"),
-            file_name="deliveries.csv",
-            mime="text/csv",
-            key="cmp_download",
-            disabled=frame.empty,
         )
 
 

@@ -20,6 +20,14 @@ def _rates_long(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     return long.assign(rate=long["rate"].map(dict(present)), percent=long["percent"] * 100).dropna()
 
 
+def _rate_bars(title: str, subtitle: str, x: str, x_title: str) -> charts.SeriesOptions:
+    """Grouped bars of the rates (in %) of each ``x`` value, as ``_rates_long`` shapes them."""
+    return charts.SeriesOptions(
+        title, subtitle=subtitle, x=x, y="percent", colour="rate", x_title=x_title, y_title="%", colour_title="Rate",
+        percent=True,
+    )  # fmt: skip
+
+
 def main() -> None:
     st.title("Campaign reports")
     db = require_warehouse()
@@ -27,43 +35,20 @@ def main() -> None:
     st.subheader("Channels")
     chans = data.channels(db)
     chans = chans.assign(channel_source=chans["channel"] + " · " + chans["source"])
+    subtitle = "Rates in %, with the denominators of the delivery report"
+    options = _rate_bars("Channel comparison", subtitle, "channel_source", "Channel · source")
     chart_or_note(
-        charts.compare,
-        _rates_long(chans, "channel_source"),
-        charts.SeriesOptions(
-            "Channel comparison",
-            subtitle="Rates in %, with the denominators of the delivery report",
-            x="channel_source",
-            y="percent",
-            colour="rate",
-            x_title="Channel · source",
-            y_title="%",
-            colour_title="Rate",
-            percent=True,
-        ),
-        "No message has been sent on any channel yet.",
+        charts.compare, _rates_long(chans, "channel_source"), options, "No message has been sent on any channel yet."
     )
     chans = chans.drop(columns="channel_source")
     table_with_csv(chans, name="channels", key="rpt_channels_csv", column_config=_PERCENT)
 
     st.subheader("Campaigns")
     camps = data.campaigns(db)
-    chart_or_note(
-        charts.compare,
-        _rates_long(camps.head(20), "campaign_name").query("rate in ['Unique opens', 'Unique clicks']"),
-        charts.SeriesOptions(
-            "Opens and clicks by campaign",
-            subtitle="The 20 most recent campaigns; % of delivered",
-            x="campaign_name",
-            y="percent",
-            colour="rate",
-            x_title="Campaign",
-            y_title="%",
-            colour_title="Rate",
-            percent=True,
-        ),
-        "No campaign yet.",
-    )
+    opens_clicks = _rates_long(camps.head(20), "campaign_name").query("rate in ['Unique opens', 'Unique clicks']")
+    subtitle = "The 20 most recent campaigns; % of delivered"
+    options = _rate_bars("Opens and clicks by campaign", subtitle, "campaign_name", "Campaign")
+    chart_or_note(charts.compare, opens_clicks, options, "No campaign yet.")
     table_with_csv(camps, name="campaigns", key="rpt_campaigns_csv", column_config=_PERCENT)
 
     st.subheader("Programs")

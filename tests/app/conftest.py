@@ -1,4 +1,5 @@
-"""Fixtures for the app tests: the real demo warehouse to point the app at, and helpers to read it directly.
+"""Fixtures for the app tests: the real demo warehouse to point the app at, helpers to read it directly, and
+for the browser tests Chromium and a Streamlit server.
 
 The warehouse is ``demo_project`` from tests/conftest.py: the demo data landed and built with dbt once per
 session, published exactly as ``herald demo`` publishes it.
@@ -6,7 +7,9 @@ session, published exactly as ``herald demo`` publishes it.
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 
 from herald.project import Project
 from herald.warehouse import deliveries_path, open_published
+from tests.app.browser import streamlit_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,3 +99,30 @@ def scratch_specs(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("HERALD_HOME", str(root))
     monkeypatch.setenv("HERALD_WAREHOUSE_DIR", str(warehouse.dir))
     return Project(root=root, warehouse_dir=warehouse.dir)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium; checked before the warehouse is built and the server started."""
+    path = shutil.which("chromium")
+    if path is None:
+        message = "Debian's chromium is not installed (`make test` installs it: apt-get install -y chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def server(warehouse: Warehouse, tmp_path: Path) -> Iterator[str]:
+    """A Streamlit server over the project and the session warehouse (read-only); yields its URL."""
+    with streamlit_server(ROOT, warehouse.dir, tmp_path / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture
+def scratch_server(chromium: str, scratch_project: Project, tmp_path: Path) -> Iterator[str]:
+    """A Streamlit server over a scratch copy of the project and its warehouse, for pages that write specs or
+    publish; yields its URL."""
+    with streamlit_server(scratch_project.root, scratch_project.warehouse_dir, tmp_path / "streamlit.log") as url:
+        yield url

@@ -528,24 +528,27 @@ SHAPE_ROWS += ["orders", "yaml", "attribute", "in_audience"]
 
 
 def test_every_spec_shape_round_trips_through_the_builder(app_env) -> None:  # type: ignore[no-untyped-def]
-    from app.data import audiences as data
+    from app.data.audiences import profile_fields
+    from herald.audiences.draft_to_spec import build_spec, compose
+    from herald.audiences.drafts import GroupRow
+    from herald.audiences.spec_to_draft import draft_from_spec
 
     project = Project(root=APP.parent, warehouse_dir=app_env.dir)
-    fields = data.profile_fields(str(app_env.path), project)
+    fields = profile_fields(str(app_env.path), project)
     specs = [parse_spec(SHAPES), *AudienceLibrary.of(project).all()]
     specs.append(parse_spec({"name": "wrapped", "where": {"all": [{"country_code": "FR"}]}}))
     negated = {"not": {"any": [{"country_code": "FR"}, {"reachable": "sms"}]}}
     specs.append(parse_spec({"name": "negated", "where": negated}))
     for spec in specs:
-        draft = data.draft_from_spec(spec, fields)
-        composed = data.compose(draft, fields)
+        draft = draft_from_spec(spec, fields)
+        composed = compose(draft, fields)
         assert not composed.left_out, spec.name
-        rebuilt = data.build_spec(composed)
+        rebuilt = build_spec(composed)
         assert rebuilt == spec and dump_spec(rebuilt) == dump_spec(spec), spec.name
-    draft = data.draft_from_spec(specs[0], fields)
+    draft = draft_from_spec(specs[0], fields)
     assert [r.KIND for r in draft.rows] == SHAPE_ROWS
     group = draft.rows[7]
-    assert isinstance(group, data.GroupRow) and group.negate
+    assert isinstance(group, GroupRow) and group.negate
     assert [(c.KIND, c.negate) for c in group.children] == [("reachable", False), ("consent", True), ("yaml", False)]
 
 
@@ -564,7 +567,7 @@ def test_every_spec_shape_round_trips_through_the_builder(app_env) -> None:  # t
     ],
 )
 def test_errors_are_placed_at_the_row_or_section_they_name(message: str, row: str | None, section: str | None) -> None:
-    from app.data.audiences import locate
+    from herald.audiences.draft_to_spec import locate
 
     paths = {"c1": "where.all[0]", "c2": "where.all[1]", "c3": "where.all[1].not.any[0]", "c4": "where.all[10]"}
     placed = locate(message, paths)

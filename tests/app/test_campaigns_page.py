@@ -20,11 +20,13 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from app.data import campaigns as data
-from herald.campaigns.approvals import ApprovalRecord, check_send
+from app.campaign_pages import QUERY
+from herald.campaigns.approvals import check_send
 from herald.campaigns.jobs import PrepareJob, job_path, process_alive, read_job, start_prepare, write_job
 from herald.campaigns.plans import load_program
+from herald.campaigns.preparations import preparation
 from herald.campaigns.report import list_runs, run_report
+from herald.jobs import now
 from herald.project import Project
 from senders import ledger
 from tests.conftest import make_scratch_project
@@ -60,7 +62,7 @@ def _page(path: str, delivery: str | None = None) -> AppTest:
     _run(at)
     at.switch_page(path)
     if delivery is not None:
-        at.query_params[data.QUERY] = delivery
+        at.query_params[QUERY] = delivery
     return _run(at)
 
 
@@ -115,20 +117,6 @@ def test_the_pages_render_and_every_delivery_is_a_draft_before_any_run(app_env) 
         assert [t.value for t in at.title] == [title]
         assert _badges(at) == ["draft"]
     assert any("never been prepared" in t for t in _texts(at.info))
-
-
-def test_the_status_follows_runs_controls_approvals_and_content() -> None:
-    def run(failed: tuple[tuple[str, str], ...] = (), approved_for: str | None = None) -> data.LatestRun:
-        approvals = () if approved_for is None else (ApprovalRecord("r1", "anna", approved_for, pd.Timestamp(0)),)
-        return data.LatestRun("r1", "h1", "v1", pd.Timestamp(0), 10, 5, 1, 4, 1, failed, approvals)  # type: ignore[arg-type]
-
-    assert data.delivery_status(None, "h1") == "draft"
-    assert data.delivery_status(run(), "h1") == "prepared"
-    assert data.delivery_status(run(failed=(("links", "bad"),)), "h1") == "blocked"
-    assert data.delivery_status(run(approved_for="h1"), "h1") == "approved"
-    assert data.delivery_status(run(approved_for="h1"), "h2") == "outdated"
-    assert data.delivery_status(run(), None) == "outdated"  # the template does not load any more
-    assert data.delivery_status(run(approved_for="h1"), "h1", send_state="sent") == "sent"
 
 
 def test_the_live_preview_renders_a_profile_and_shows_template_errors(app_env) -> None:  # type: ignore[no-untyped-def]
@@ -320,9 +308,9 @@ def test_a_preparation_that_fails_at_once_reports_failed(campaign_env: Project) 
     lost = subprocess.Popen(["true"])
     time.sleep(0.5)
     assert not process_alive(lost.pid)
-    write_job(campaign_env, PrepareJob("winter_sale_sms", "running", data.jobs.now(), pid=lost.pid))
+    write_job(campaign_env, PrepareJob("winter_sale_sms", "running", now(), pid=lost.pid))
     lost.wait()
-    status = data.preparation(campaign_env, "winter_sale_sms")
+    status = preparation(campaign_env, "winter_sale_sms")
     assert status.state == "failed" and "stopped without reporting" in status.message
     at = _page(PREPARATION, "winter_sale_sms")
     assert "The last preparation failed:" in _texts(at.error)

@@ -6,36 +6,29 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_browser import CHROMIUM_ARGS, WAIT_MS, chromium, server  # noqa: F401  (fixtures)
+from tests.app.browser import browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_delivery_report_draws_the_funnel(chromium: str, server: str, warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+def test_delivery_report_draws_the_funnel(chromium: str, server: str, warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=WAIT_MS)
     name, sent = warehouse.rows(
         "select campaign_name, sent_count from campaign_metrics order by last_sent_at desc nulls last, campaign_id "
         "limit 1"
     )[0]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS, timeout=WAIT_MS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.set_default_timeout(WAIT_MS)
-            page.goto(f"{server}/report", wait_until="domcontentloaded")
-            expect(page.get_by_role("heading", name="Delivery report")).to_be_visible()
-            expect(page.get_by_role("combobox", name="Campaign")).to_have_value(f"{name} · email · history")
-            sent_tile = page.get_by_test_id("stMetric").filter(has=page.get_by_text("Sent", exact=True))
-            expect(sent_tile.get_by_test_id("stMetricValue")).to_have_text(f"{sent:,}")
-            funnel = page.get_by_test_id("stVegaLiteChart").first
-            # Vega draws the chart as SVG: the funnel's title and its stage labels are text in it.
-            expect(funnel.locator("svg text", has_text="Funnel")).to_have_count(1)
-            for stage in ("sent", "delivered", "opened", "clicked"):
-                expect(funnel.locator("svg text", has_text=stage).first).to_be_visible()
-            expect(funnel.locator("svg .mark-rect path")).to_have_count(4)  # one bar per stage
-            expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
-            page.screenshot(path=str(tmp_path / "delivery-report.png"), full_page=True)
-        finally:
-            browser.close()
+    with browser_page(chromium) as page:
+        page.goto(f"{server}/report", wait_until="domcontentloaded")
+        expect(page.get_by_role("heading", name="Delivery report")).to_be_visible()
+        expect(page.get_by_role("combobox", name="Campaign")).to_have_value(f"{name} · email · history")
+        sent_tile = page.get_by_test_id("stMetric").filter(has=page.get_by_text("Sent", exact=True))
+        expect(sent_tile.get_by_test_id("stMetricValue")).to_have_text(f"{sent:,}")
+        funnel = page.get_by_test_id("stVegaLiteChart").first
+        # Vega draws the chart as SVG: the funnel's title and its stage labels are text in it.
+        expect(funnel.locator("svg text", has_text="Funnel")).to_have_count(1)
+        for stage in ("sent", "delivered", "opened", "clicked"):
+            expect(funnel.locator("svg text", has_text=stage).first).to_be_visible()
+        expect(funnel.locator("svg .mark-rect path")).to_have_count(4)  # one bar per stage
+        expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
+        page.screenshot(path=str(tmp_path / "delivery-report.png"), full_page=True)

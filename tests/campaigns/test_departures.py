@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.campaign_pages import QUERY
 from app.data import campaigns as app_data
 from herald import warehouse
 from herald.campaigns.prepare import prepare
@@ -130,7 +131,7 @@ def test_a_one_click_unsubscribe_is_named_in_the_next_report(project: Project, m
     at = AppTest.from_file(str(APP / "streamlit_app.py"), default_timeout=90)
     at.run()
     at.switch_page(str(APP / "views" / "campaign_preparation.py"))
-    at.query_params[app_data.QUERY] = "reachable_promotions"
+    at.query_params[QUERY] = "reachable_promotions"
     at.run()
     assert not at.exception, at.exception
     frames = [d.value for d in at.dataframe]
