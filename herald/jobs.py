@@ -107,6 +107,30 @@ def is_lost(job: JobRecord) -> bool:
     return job.state == "running" and not is_running(job)
 
 
+class JobStatus:
+    """Mixed into each kind's record (a frozen dataclass with ``state``, ``started_at`` and ``pid``): where the
+    job stands, read from the record and the process table."""
+
+    __slots__ = ()
+    state: str
+    started_at: str
+    pid: int | None
+
+    @property
+    def started(self) -> dt.datetime | None:
+        return started(self)
+
+    @property
+    def is_running(self) -> bool:
+        """Recorded as running, and its process alive (or recorded a moment ago and about to start)."""
+        return is_running(self)
+
+    @property
+    def is_lost(self) -> bool:
+        """Recorded as running, but its process stopped (or never started) without reporting."""
+        return is_lost(self)
+
+
 class JobFile(Generic[J]):
     """The record, log and lock of one job (one workflow, one delivery, one audience)."""
 

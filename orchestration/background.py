@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from herald import jobs, warm_dbt
+from herald import warm_dbt
 from herald.errors import HeraldError
-from herald.jobs import JobFile, now
+from herald.jobs import JobFile, JobStatus, now
 from herald.project import Project, find_project
 from orchestration.errors import AutomationError
 from orchestration.journal import automation_dir
@@ -30,7 +30,7 @@ JobState = Literal["running", "finished"]
 
 
 @dataclass(frozen=True, slots=True)
-class RunJob:
+class RunJob(JobStatus):
     """The last ``herald run --workflow NAME --start`` started in the background for one workflow; equal when
     every field is."""
 
@@ -42,15 +42,6 @@ class RunJob:
     exit_code: int | None = None
     message: str = ""
     pid: int | None = None
-
-    @property
-    def is_running(self) -> bool:
-        return jobs.is_running(self)
-
-    @property
-    def is_lost(self) -> bool:
-        """Recorded as running, but its process stopped (or never started) without reporting."""
-        return jobs.is_lost(self)
 
 
 def job_file(project: Project, workflow: str) -> JobFile[RunJob]:

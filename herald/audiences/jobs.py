@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from herald import jobs
 from herald.audiences.library import AudienceLibrary
-from herald.jobs import JobFile, now
+from herald.jobs import JobFile, JobStatus, now
 from herald.project import Project
 
 __all__ = ["AudienceJob", "job_path", "now", "read_job", "start_build", "write_job"]
@@ -24,7 +23,7 @@ JobState = Literal["running", "succeeded", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
-class AudienceJob:
+class AudienceJob(JobStatus):
     """The last build started for one audience; equal when every field is."""
 
     name: str
@@ -34,10 +33,6 @@ class AudienceJob:
     build_id: str | None = None
     message: str = ""
     pid: int | None = None
-
-    @property
-    def is_running(self) -> bool:
-        return jobs.is_running(self)
 
 
 def job_file(project: Project, name: str) -> JobFile[AudienceJob]:

@@ -10,7 +10,6 @@ keeps its job file up to date:
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
 import sys
 from collections.abc import Sequence
@@ -18,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from herald import jobs
 from herald.campaigns.plans import ID_PATTERN
 from herald.campaigns.prepare import prepare
 from herald.campaigns.report import format_report, run_report
 from herald.errors import CampaignError, HeraldError
-from herald.jobs import JobFile, now, process_alive
+from herald.jobs import JobFile, JobStatus, now, process_alive
 from herald.project import Project, find_project
 
 __all__ = ["PrepareJob", "job_path", "log_path", "main", "process_alive", "read_job", "run_job", "start_prepare"]
@@ -32,7 +30,7 @@ JobState = Literal["running", "succeeded", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
-class PrepareJob:
+class PrepareJob(JobStatus):
     """The last preparation started for one delivery; equal when every field is."""
 
     delivery_id: str
@@ -43,20 +41,6 @@ class PrepareJob:
     blocked: bool = False  # the run was prepared but a data control rule failed
     message: str = ""
     pid: int | None = None
-
-    @property
-    def started(self) -> dt.datetime | None:
-        return jobs.started(self)
-
-    @property
-    def is_running(self) -> bool:
-        """Still preparing: recorded as running and its process alive (or about to start)."""
-        return jobs.is_running(self)
-
-    @property
-    def is_lost(self) -> bool:
-        """Recorded as running, but its process stopped (or never started) without reporting."""
-        return jobs.is_lost(self)
 
 
 def job_file(project: Project, delivery_id: str) -> JobFile[PrepareJob]:
