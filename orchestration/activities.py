@@ -29,8 +29,10 @@ from herald.project import Project
 from orchestration.breakers import Trip, audience_jump, stale_sources, use_override
 from orchestration.errors import AutomationError
 from orchestration.journal import RunJournal
+from orchestration.journeys import run_journey as send_journey
 from orchestration.logs import RunLog
 from orchestration.spec import Activity, Workflow, journeys_dir, load_journey
+from senders.job import Progress, SendJob, SendOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +151,8 @@ def run_wait_until(ctx: RunContext, a: Activity) -> Outcome:
 
 
 def run_journey(ctx: RunContext, a: Activity) -> Outcome:
-    from orchestration.journeys import run_journey as run
-
     journey = load_journey(journeys_dir(ctx.project) / f"{a.options['journey']}.yml")
-    results = run(
+    results = send_journey(
         ctx.project,
         journey,
         ctx.now,
@@ -239,9 +239,6 @@ def _entry_for(ctx: RunContext, delivery: str) -> EntryWindow | None:
 
 
 def _send(ctx: RunContext, a: Activity, run_id: str) -> Outcome:
-    # The senders import Herald's core; importing them here, not at module level, keeps the packages acyclic.
-    from senders.job import Progress, SendJob, SendOptions
-
     def progress(p: Progress) -> None:
         ctx.log.progress(a.id, p.done, p.total, rate=round(p.rate, 1))
 

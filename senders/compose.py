@@ -1,12 +1,15 @@
-"""From a send-list row to the message its provider receives, through the one renderer.
+"""From a recipient to the message its provider receives, through the one renderer: every message Herald sends.
 
-Preview, proof and send all compose here: ``Composer.compose`` renders one recipient's whole message with
-``Renderer.render``; ``Composer.compose_shared`` gives the same message as a shared body plus substitutions
-when the template allows it (herald.content.shared), or None so the caller falls back to ``compose``.
+Runs, journeys, proofs, transactional messages and double opt-in confirmations all compose here, so the
+preheader, the signed links, the ``List-Unsubscribe`` one-click headers and the channel's extras are built in one
+place. ``Composer.compose`` renders one recipient's whole message with ``Renderer.render``;
+``Composer.compose_shared`` gives the same message as a shared body plus substitutions when the template allows
+it (herald.content.shared), or None so the caller falls back to ``compose``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -28,7 +31,8 @@ POSTAL_FIELDS = ("full_name", "address_line1", "address_line2", "postal_code", "
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One sendable row of a run's send list, with what the sender needs beside it."""
+    """One recipient of a message (a send-list row, a journey's profile, a transactional or confirmation
+    recipient), with what the sender needs beside it. Equal when every field is equal."""
 
     message_id: str
     recipient_id: str
@@ -39,6 +43,7 @@ class Recipient:
     payload: Mapping[str, Any]
     time_zone: str = ""
     extras: Mapping[str, str] = field(default_factory=dict)  # postal fields (direct mail)
+    label: str = ""  # how a template error names the recipient (default: its recipient id)
 
     @classmethod
     def from_row(cls, message_id: str, row: Mapping[str, Any]) -> Recipient:
@@ -119,7 +124,14 @@ def with_preheader(html: str, preheader_html: str) -> str:
 
 
 class Composer:
-    """Composes the messages of one delivery run."""
+    """Composes the messages of one template for one ledger run: a delivery run, a journey step, a transactional
+    message type's day, a form's confirmations or a proof.
+
+    What the template sees besides the recipient's values: ``message_id``, the signed ``unsubscribe_url`` and
+    ``preferences_url``, and ``context`` — by default a run's ``delivery_id`` and ``campaign_id`` with each
+    recipient's ``variant``; a transactional type gives its ``event`` instead, a confirmation nothing more.
+    ``list_unsubscribe``: email carries the RFC 8058 headers (not a receipt or a confirmation: nothing to opt out
+    of). ``mark`` goes before the subject and the title (proofs)."""
 
     def __init__(
         self,
@@ -129,8 +141,11 @@ class Composer:
         run_id: str,
         channel: str,
         delivery_id: str,
-        campaign_id: str,
         links: Links,
+        campaign_id: str = "",
+        context: Mapping[str, Any] | None = None,
+        list_unsubscribe: bool = True,
+        mark: str = "",
     ) -> None:
         self.renderer = renderer
         self.template = template
@@ -140,6 +155,12 @@ class Composer:
         self.delivery_id = delivery_id
         self.campaign_id = campaign_id
         self.links = links
+        self.shared_context = (
+            {"delivery_id": delivery_id, "campaign_id": campaign_id} if context is None else dict(context)
+        )
+        self.variants = context is None  # a run's recipients see their A/B variant
+        self.list_unsubscribe = list_unsubscribe
+        self.mark = mark
         self._forms: dict[str, SharedForm | None] = {}
         self._html_cache: dict[tuple[int, str], str] = {}
 
@@ -152,17 +173,18 @@ class Composer:
 
     def context(self, r: Recipient, token: str | None = None) -> dict[str, Any]:
         token = token or self.links.token(r.message_id)  # signed once per message, used by every link
-        return {
+        values = {
             "unsubscribe_url": self.links.unsubscribe_url(r.message_id, token),
             "preferences_url": self.links.preferences_url(r.message_id, token),
             "message_id": r.message_id,
-            "delivery_id": self.delivery_id,
-            "campaign_id": self.campaign_id,
-            "variant": r.variant,
+            **self.shared_context,
         }
+        if self.variants:
+            values["variant"] = r.variant
+        return values
 
     def _headers(self, r: Recipient, token: str | None = None) -> dict[str, str]:
-        if self.channel != "email":
+        if self.channel != "email" or not self.list_unsubscribe:
             return {}
         return self.links.list_unsubscribe_headers(r.message_id, token or self.links.token(r.message_id))
 
@@ -173,30 +195,49 @@ class Composer:
             return {"message_id": r.message_id, "delivery_id": self.delivery_id}
         return {}
 
-    def message(self, r: Recipient, rendered: RenderedMessage, token: str | None = None) -> OutgoingMessage:
-        html = rendered.html
-        if self.channel == "email":
-            html = with_preheader(html, str(escape(rendered.preheader)))
+    def _marked(self, text: str) -> str:
+        return self.mark + text if text and self.mark else text
+
+    def _outgoing(
+        self,
+        r: Recipient,
+        token: str | None,
+        rendered: RenderedMessage,
+        substitutions: Mapping[str, str] | None = None,
+    ) -> OutgoingMessage:
+        """``rendered`` for ``r``, with what every message of this composer carries: ids, marks, headers, extras."""
         return OutgoingMessage(
             message_id=r.message_id,
             run_id=self.run_id,
             recipient_id=r.recipient_id,
             channel=self.channel,
             address=r.address,
-            subject=rendered.subject,
+            subject=self._marked(rendered.subject),
             preheader=rendered.preheader,
-            title=rendered.title,
+            title=self._marked(rendered.title),
             text=rendered.text,
-            html=html,
+            html=rendered.html,
             headers=self._headers(r, token),
             data=self._data(r),
+            substitutions=substitutions or {},
         )
+
+    def message(self, r: Recipient, rendered: RenderedMessage, token: str | None = None) -> OutgoingMessage:
+        if self.channel == "email" and rendered.html:  # a text-only email gets no HTML part for its preheader
+            html = with_preheader(rendered.html, str(escape(rendered.preheader)))
+            rendered = dataclasses.replace(rendered, html=html)
+        return self._outgoing(r, token, rendered)
 
     def compose(self, r: Recipient) -> OutgoingMessage:
         """The whole message for ``r``; raises TemplateError naming template, part, line and recipient."""
         token = self.links.token(r.message_id)
-        rendered = self.renderer.render(self.template, r.payload, self.context(r, token), label=r.recipient_id)
+        context = self.context(r, token)
+        rendered = self.renderer.render(self.template, r.payload, context, label=r.label or r.recipient_id)
         return self.message(r, rendered, token)
+
+    def compose_any(self, r: Recipient) -> OutgoingMessage:
+        """The shared form of ``r``'s message when there is one, else the whole message."""
+        return self.compose_shared(r) or self.compose(r)
 
     def compose_shared(self, r: Recipient) -> OutgoingMessage | None:
         """The same message as a shared body plus substitutions (email only), or None to use ``compose``."""
@@ -232,19 +273,8 @@ class Composer:
         if preheader and html:
             html = self._shared_html(form, token)
             subs[token] = str(escape(preheader))
-        return OutgoingMessage(
-            message_id=r.message_id,
-            run_id=self.run_id,
-            recipient_id=r.recipient_id,
-            channel=self.channel,
-            address=r.address,
-            subject=subject,
-            preheader=preheader,
-            text=form.bodies.get("text", ""),
-            html=html,
-            headers=self._headers(r, link_token),
-            substitutions=subs,
-        )
+        shared = RenderedMessage(subject=subject, preheader=preheader, text=form.bodies.get("text", ""), html=html)
+        return self._outgoing(r, link_token, shared, subs)
 
     def _render_part(self, locale: str, part: str, values: Mapping[str, Any]) -> str:
         compiled = self.renderer.compiled(self.template, locale, part)

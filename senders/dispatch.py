@@ -7,7 +7,7 @@
 - Timeouts and dropped connections are *ambiguous*: the provider may have accepted the call. Never retry
   blindly: look the messages up; found → accepted, surely absent → retry, cannot tell → unknown. A provider
   whose records lag the send (SendGrid's Email Activity) cannot yet be sure of an absence right after the call,
-  so such messages usually end ``unknown`` here and are settled by a later sender (senders.job).
+  so such messages usually end ``unknown`` here and are settled by a later sender (senders.exactly_once).
 - 400 / 413 on a call of several messages: split it in halves to find the messages at fault; a single
   message's rejection fails that message only.
 - 401 / 403: stop everything (AccountRejected propagates).

@@ -22,12 +22,14 @@ or, later, by provider events. The journal is JSON lines, so dbt and DuckDB read
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -92,6 +94,32 @@ class Entry:
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
+
+    def follow(
+        self,
+        state: State,
+        *,
+        attempt: int | None = None,
+        provider_id: str | None = None,
+        reason: str | None = None,
+        at: str | None = None,
+    ) -> Entry:
+        """The message's next entry, written by this process: the same message, recipient and delivery, in
+        ``state``; what is not given is kept from this entry."""
+        return Entry(
+            message_id=self.message_id,
+            state=state,
+            attempt=self.attempt if attempt is None else attempt,
+            run_id=self.run_id,
+            recipient_id=self.recipient_id,
+            profile_id=self.profile_id,
+            channel=self.channel,
+            delivery_id=self.delivery_id,
+            content_hash=self.content_hash,
+            provider_id=self.provider_id if provider_id is None else provider_id,
+            reason=self.reason if reason is None else reason,
+            at=now() if at is None else at,
+        )
 
 
 def run_dir(project: Project, run_id: str) -> Path:
@@ -163,6 +191,14 @@ class Shard:
 
     def __enter__(self) -> Shard:
         return self
+
+    def held(self) -> AbstractContextManager[Shard]:
+        """The shard for one step of the exactly-once protocol (``senders.exactly_once.Journal``): a sender holds
+        its lock for the whole job, so a step takes nothing more."""
+        return contextlib.nullcontext(self)
+
+    def latest(self, message_id: str) -> Entry | None:
+        return self.last.get(message_id)
 
     def __exit__(self, *exc: object) -> None:
         self.release()

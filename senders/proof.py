@@ -1,5 +1,6 @@
 """``herald proof DELIVERY``: the latest prepared run's messages, rendered and sent only to the delivery's seed
-addresses and test profiles, marked as proofs, through the same composer and provider as the real send.
+addresses and test profiles, marked as proofs (the composer's ``mark``), through the same composer and provider
+as the real send.
 
 A proof is not part of the run: it has its own message ids, never touches the run's ledger (so it can neither
 use up nor duplicate a real message), and is recorded in ``warehouse/ledger/<run>/proofs.jsonl``: who asked,
@@ -21,14 +22,15 @@ from herald.content.render import Renderer
 from herald.errors import TemplateError
 from herald.project import Project
 from senders import ledger
-from senders.compose import POSTAL_FIELDS, Composer, Recipient
+from senders.compose import POSTAL_FIELDS, Recipient
 from senders.dispatch import Gate, RetryPolicy, call
 from senders.errors import SendRefused
 from senders.links import Links
 from senders.providers import open_provider
+from senders.runs import RunInfo, run_composer
+from senders.to_profiles import ADDRESS_COLUMN, profile_rows
 
 PROOF_PREFIX = "[Proof] "
-_ADDRESS_COLUMN = {"email": "email", "sms": "phone", "in_app": "profile_id", "direct_mail": "address_line1"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +70,9 @@ def _recipients(project: Project, run_id: str, channel: str, test_profiles: tupl
             .to_arrow_table()
             .to_pylist()
         )
-        column = _ADDRESS_COLUMN.get(channel, "profile_id")
-        profiles = (
-            con.execute(
-                f"select *, {column} as proof_address from profiles where profile_id in (select unnest(?))"
-                " order by profile_id",
-                [list(test_profiles)],
-            )
-            .to_arrow_table()
-            .to_pylist()
-        )
     finally:
         con.close()
+    profiles = profile_rows(project, f"*, {ADDRESS_COLUMN.get(channel, 'profile_id')} as proof_address", test_profiles)
     out = []
     for row in seeds:
         mid = ledger.message_id(run_id, f"proof:{stamp}:{row['recipient_id']}", channel)
@@ -117,15 +110,9 @@ def send_proofs(
     recipients = _recipients(project, run_id, d.channel, d.test_profiles)
     if not recipients:
         raise SendRefused(f"delivery {delivery_id} names no seed addresses or test profiles to send proofs to")
-    composer = Composer(
-        Renderer(project.specs_dir / "templates"),
-        d.template,
-        run_id=run_id,
-        channel=d.channel,
-        delivery_id=d.id,
-        campaign_id=campaign_id,
-        links=Links.from_env(env),
-    )
+    info = RunInfo.of(d, run_id, campaign_id)
+    renderer = Renderer(project.specs_dir / "templates")
+    composer = run_composer(renderer, info, Links.from_env(env), mark=PROOF_PREFIX)
     provider = open_provider(d, project=project, run_id=run_id, campaign_id=campaign_id, env=env)
     results: list[ProofResult] = []
     try:
@@ -138,11 +125,6 @@ def send_proofs(
             except TemplateError as exc:
                 results.append(ProofResult(r.message_id, r.address, r.recipient_id, "failed", reason=str(exc)))
                 continue
-            m = dataclasses.replace(
-                m,
-                subject=PROOF_PREFIX + m.subject if m.subject else "",
-                title=PROOF_PREFIX + m.title if m.title else "",
-            )
             [s] = call(provider, [m], Gate(), RetryPolicy(max_attempts=3))
             results.append(ProofResult(r.message_id, r.address, r.recipient_id, s.state, s.provider_id, s.reason))
     finally:

@@ -17,7 +17,6 @@ holds is skipped and reported.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -107,18 +106,14 @@ def resolve_unknown(
                 if last.state != "unknown":
                     continue  # settled since it was read, or by the sender that held this shard
                 if m in evidence:
-                    entries.append(_settled(last, "accepted", f"settled from provider event: {evidence[m]}", at))
+                    entries.append(last.follow("accepted", reason=f"settled from provider event: {evidence[m]}", at=at))
                     from_events += 1
                 elif decision is not None and dt.datetime.fromisoformat(last.at) <= cutoff:
                     why = f"resolved as {decision} by {by.strip()}" + (f": {reason.strip()}" if reason.strip() else "")
-                    entries.append(_settled(last, _STATE_OF[decision], why, at))
+                    entries.append(last.follow(_STATE_OF[decision], reason=why, at=at))
                     decided += 1
             shard.append(entries)
     return Resolution(run_id, from_events, decided, len(unknown_messages(project, run_id)), tuple(busy))
-
-
-def _settled(last: ledger.Entry, state: ledger.State, reason: str, at: str) -> ledger.Entry:
-    return dataclasses.replace(last, state=state, reason=reason, at=at, writer=ledger.WRITER)
 
 
 def parse_age(text: str) -> dt.timedelta:

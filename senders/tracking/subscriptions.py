@@ -9,10 +9,11 @@ waits for a build and a build never waits for it:
                                confirmed
 
 The address key is a hash of the form and the normalized address. A submission within the form's duplicate
-window of a pending one sends nothing; otherwise a new subscription is journaled, its email ``claimed``
-(durable *before* the provider call, as in the send ledger), then sent. A claim without an outcome, or an
-ambiguous provider answer, counts as sent: a confirmation email is never sent twice for one subscription;
-after ``failed`` (surely not sent) the next submission tries again.
+window of a pending one sends nothing; otherwise a new subscription is journaled and its email goes through the
+exactly-once protocol of every message (``senders.exactly_once``): ``claimed`` (durable *before* the provider
+call), then sent, without retries (the visitor is waiting and may simply submit again). A claim without an
+outcome, or an ambiguous provider answer the provider cannot settle, counts as sent: a confirmation email is never
+sent twice for one subscription; after ``failed`` (surely not sent) the next submission tries again.
 
 Contacts: an address no profile has becomes a new CRM contact on submission, under an external key derived
 from the form and the address. An address a profile already has is matched to that contact, and the
@@ -24,6 +25,7 @@ time, ``ip_address`` the submission's).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -31,15 +33,14 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
-from markupsafe import escape
 
 from herald import warehouse
 from herald.campaigns.plans import Delivery
@@ -47,11 +48,15 @@ from herald.content.render import Renderer
 from herald.landing import land_batch, table_dir
 from herald.project import Project
 from herald.raw_schema import CRM_CONTACTS
-from senders.compose import with_preheader
+from senders import ledger
+from senders.compose import Composer, Recipient
+from senders.dispatch import Gate, RetryPolicy
 from senders.errors import SenderError
+from senders.exactly_once import ExactlyOnce, Stamp
 from senders.links import Links
 from senders.providers import open_provider
-from senders.providers.base import AmbiguousFault, OutgoingMessage, ProviderFault
+from senders.providers.base import Provider
+from senders.providers.pool import ProviderPool
 from senders.tracking.consents import ConsentEvent, event_id, land_events
 from senders.tracking.forms import CONTACT_FIELDS, FormSpec
 
@@ -61,6 +66,16 @@ EmailState = Literal["", "claimed", "sent", "failed", "unknown"]
 SubmitResult = Literal["sent", "duplicate", "failed"]
 ConfirmResult = Literal["confirmed", "already_confirmed", "expired", "not_found"]
 CONFIRM_PURPOSE = "confirm"
+# One attempt: a 5xx or a 429 fails the email at once (surely not sent), so the visitor can simply ask again.
+POLICY = RetryPolicy(max_attempts=1, max_rate_limit_waits=0)
+# The subscription journal's event for each ledger state of the email.
+_EVENT_OF: Mapping[str, EmailState] = {
+    "claimed": "claimed",
+    "accepted": "sent",
+    "failed": "failed",
+    "released": "failed",
+    "unknown": "unknown",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +172,30 @@ class SubscriptionJournal:
         return found
 
 
+class _EmailBook:
+    """A subscription's confirmation email as the exactly-once protocol journals it (a ``Journal``): its ledger
+    states become the subscription journal's events, fsynced line by line. The address's lock is held by the
+    submission throughout."""
+
+    def __init__(self, journal: SubscriptionJournal, p: Pending, key: str, at: float) -> None:
+        self.journal, self.pending, self.key, self.at = journal, p, key, at
+        self._latest: ledger.Entry | None = None
+
+    def held(self) -> AbstractContextManager[_EmailBook]:
+        return contextlib.nullcontext(self)
+
+    def latest(self, message_id: str) -> ledger.Entry | None:
+        return self._latest
+
+    def append(self, entries: Iterable[ledger.Entry], *, sync: bool = True) -> None:
+        for e in entries:
+            record = _event(self.pending, _EVENT_OF[e.state], self.at)
+            if e.state != "claimed":
+                record["detail"] = e.provider_id if e.state == "accepted" else e.reason
+            self.journal.append(self.pending.form, self.key, record)
+            self._latest = e
+
+
 def _replace(p: Pending, **changes: Any) -> Pending:
     values = {f: getattr(p, f) for f in p.__slots__}
     values.update(changes)
@@ -172,6 +211,7 @@ class Subscriptions:
         self.env = env
         self.renderer = renderer
         self.journal = SubscriptionJournal(project)
+        self.gate = Gate()
 
     # ------------------------------------------------------------------ submitting
 
@@ -200,13 +240,19 @@ class Subscriptions:
                 submitted_at=now,
                 expires_at=now + spec.confirm_expiry_seconds,
             )
-            message = self._message(spec, pending, key)  # a template error fails here, before anything is kept
+            providers = ProviderPool(lambda: self._open_provider(spec))
+            once = self._sender(spec, providers)
+            decision = once.decide(self._recipient(spec, pending, key))  # a template error fails before anything
             if pending.is_new_contact:
                 self._land_contact(spec, pending, now, existing=None)
             self.journal.append(spec.name, key, _submitted(pending))
-            self.journal.append(spec.name, key, _event(pending, "claimed", now))
-            state, detail = self._send(spec, message)
-            self.journal.append(spec.name, key, {**_event(pending, state, now), "detail": detail})
+            try:
+                sent = once.send_one(_EmailBook(self.journal, pending, key, now), decision, seen=None).entry
+                state, detail = _EVENT_OF[sent.state], sent.reason
+            except SenderError as exc:  # no API key, a bad host, a refused account: released, surely not sent
+                state, detail = "failed", str(exc)
+            finally:
+                providers.close()
         if state == "failed":
             log.warning("confirmation email of form %s not sent: %s", spec.name, detail)
             return "failed"
@@ -229,28 +275,35 @@ class Subscriptions:
             con.close()
         return str(row[0]) if row else None
 
-    def _message(self, spec: FormSpec, p: Pending, key: str) -> OutgoingMessage:
-        recipient = {k: v for k, v in p.fields.items() if k in ("first_name", "last_name", "language_code")}
-        context = {
-            "confirm_url": self.confirm_url(spec.name, key, p.subscription_id),
-            "form_title": spec.title,
-            "expires_hours": round(spec.confirm_expiry_seconds / 3600),
-            "email": p.email,
+    def _recipient(self, spec: FormSpec, p: Pending, key: str) -> Recipient:
+        """The subscriber, with what the confirmation template sees: the name fields given and the link."""
+        values: dict[str, Any] = {
+            k: v for k, v in p.fields.items() if k in ("first_name", "last_name", "language_code")
         }
-        rendered = self.renderer.render(spec.template, recipient, context, label=f"form {spec.name}")
-        return OutgoingMessage(
-            message_id=f"c{p.subscription_id}",
-            run_id=f"form-{spec.name}",
-            recipient_id=key,
-            channel="email",
-            address=p.email,
-            subject=rendered.subject,
-            preheader=rendered.preheader,
-            text=rendered.text,
-            html=with_preheader(rendered.html, str(escape(rendered.preheader))) if rendered.html else "",
+        values.update(
+            confirm_url=self.confirm_url(spec.name, key, p.subscription_id),
+            form_title=spec.title,
+            expires_hours=round(spec.confirm_expiry_seconds / 3600),
+            email=p.email,
         )
+        return Recipient(f"c{p.subscription_id}", key, None, p.email, "", "", values, label=f"form {spec.name}")
 
-    def _send(self, spec: FormSpec, message: OutgoingMessage) -> tuple[EmailState, str]:
+    def _sender(self, spec: FormSpec, providers: ProviderPool) -> ExactlyOnce:
+        run = f"form-{spec.name}"
+        composer = Composer(
+            self.renderer,
+            spec.template,
+            run_id=run,
+            channel="email",
+            delivery_id=f"form_{spec.name}",
+            links=self.links,
+            context={},
+            list_unsubscribe=False,  # nothing to opt out of yet
+        )
+        stamp = Stamp(run, "email", f"form_{spec.name}", composer.spec.content_hash)
+        return ExactlyOnce(stamp, composer, providers.get, gate=self.gate, policy=POLICY)
+
+    def _open_provider(self, spec: FormSpec) -> Provider:
         delivery = Delivery(
             id=f"form_{spec.name}",
             channel="email",
@@ -260,21 +313,7 @@ class Subscriptions:
             topic=spec.topic,
             sender=spec.sender,
         )
-        try:
-            provider = open_provider(
-                delivery, project=self.project, run_id=message.run_id, campaign_id="", env=self.env
-            )
-        except SenderError as exc:  # no API key, a bad host: nothing left
-            return "failed", str(exc)
-        try:
-            [outcome] = provider.send([message])
-        except AmbiguousFault as exc:
-            return "unknown", str(exc)  # it may have gone out: never send it again
-        except ProviderFault as exc:
-            return "failed", str(exc)
-        finally:
-            provider.close()
-        return ("sent", outcome.provider_id) if outcome.status == "accepted" else ("failed", outcome.reason)
+        return open_provider(delivery, project=self.project, run_id=f"form-{spec.name}", campaign_id="", env=self.env)
 
     # ------------------------------------------------------------------ confirming
 

@@ -21,7 +21,7 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +91,10 @@ class TransactionalJournal:
     def existing(self, run: str) -> bool:
         return (ledger.run_dir(self.project, run) / "plan.json").exists()
 
+    def book(self, run: str, message_id: str) -> MessageBook:
+        """One message's place in ``run``, as the exactly-once protocol writes it (``senders.exactly_once``)."""
+        return MessageBook(self, run, message_id)
+
     @contextmanager
     def locked(self, run: str, message_id: str) -> Iterator[LockedShard]:
         """Hold the lock of the message's shard of ``run`` (blocking; released by the kernel if we die)."""
@@ -113,6 +117,17 @@ class TransactionalJournal:
         with self._guard:
             for path in [p for p in self._indexes if p.parent.name.rsplit("-", 1)[-1] < cutoff]:
                 del self._indexes[path]
+
+
+class MessageBook:
+    """One message's shard of a transactional run (a ``senders.exactly_once.Journal``): each step of the protocol
+    holds the shard's lock only while it reads and appends, never during the provider call."""
+
+    def __init__(self, journal: TransactionalJournal, run: str, message_id: str) -> None:
+        self.journal, self.run, self.message_id = journal, run, message_id
+
+    def held(self) -> AbstractContextManager[LockedShard]:
+        return self.journal.locked(self.run, self.message_id)
 
 
 def _catch_up(path: Path, index: _ShardIndex) -> None:

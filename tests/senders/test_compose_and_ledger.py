@@ -15,8 +15,8 @@ from herald.content.shared import shared_form
 from herald.project import Project
 from senders import ledger
 from senders.compose import Composer, Recipient
-from senders.job import Throttle
 from senders.links import Links
+from senders.pacing import Throttle
 
 TEMPLATE = {
     "template.yml": (

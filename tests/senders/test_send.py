@@ -18,6 +18,7 @@ from senders.compose import Composer, Recipient
 from senders.job import SendJob, SendOptions, load_run
 from senders.links import Links
 from senders.proof import send_proofs
+from senders.runs import run_composer
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.senders.conftest import SendWorld, sender_env
 
@@ -26,16 +27,7 @@ pytestmark = pytest.mark.slow
 
 def _expected(project: Project, run_id: str, env: dict[str, str]) -> tuple[list[Recipient], Composer]:
     info, recipients = load_run(project, run_id)
-    composer = Composer(
-        Renderer(project.specs_dir / "templates"),
-        info.template,
-        run_id=run_id,
-        channel=info.channel,
-        delivery_id=info.delivery_id,
-        campaign_id=info.campaign_id,
-        links=Links.from_env(env),
-    )
-    return recipients, composer
+    return recipients, run_composer(Renderer(project.specs_dir / "templates"), info, Links.from_env(env))
 
 
 @pytest.mark.parametrize("delivery", ["bulk_email", "logic_email"])
