@@ -1,11 +1,11 @@
 """Render the dbt files that describe the raw landing shape and the value domains, from ``herald.raw_schema``
 and ``herald.domains``.
 
-Three files are generated and committed: the dbt sources (what staging reads), the demo seeds' column types
-(how PostgreSQL and Spark load the demo data), and the value-domain macros the model YAML's ``accepted_values``
-and ``accepted_range`` tests read. ``tests/dbt/test_sources_match_raw_schema.py`` and
-``tests/dbt/test_value_domains.py`` prove the committed files equal what this module renders, so the shape and
-the domains are defined once.
+Four files are generated and committed: the dbt sources (what staging reads), the demo seeds' column types
+(how PostgreSQL and Spark load the demo data), the value-domain macros the model YAML's ``accepted_values``
+and ``accepted_range`` tests read, and the raw columns ``herald_source`` maps a project's own tables onto.
+``tests/dbt/test_sources_match_raw_schema.py`` and ``tests/dbt/test_value_domains.py`` prove the committed files
+equal what this module renders, so the shape and the domains are defined once.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from herald.raw_schema import ALL_TABLES, BATCH_COLUMNS, IMPORT_BATCHES, RawTabl
 SOURCES_PATH = Path("dbt_project/models/staging/_sources.yml")
 DEMO_SEEDS_PATH = Path("seeds/demo/_demo__seeds.yml")
 VALUE_DOMAINS_PATH = Path("dbt_project/macros/domains/value_domains.sql")
+RAW_COLUMNS_PATH = Path("dbt_project/macros/sources/raw_columns.sql")
+# What a project's own table may stand in for: every landed table but Herald's own audit of its batches.
+OWN_TABLES: tuple[RawTable, ...] = tuple(t for t in ALL_TABLES if t is not IMPORT_BATCHES)
 
 _HEADER = "# Generated from herald/raw_schema.py by `herald dev render-dbt-yaml`; do not edit by hand.\n"
 
@@ -61,6 +64,10 @@ def _source_table(t: RawTable) -> dict[str, object]:
     }
     if t is IMPORT_BATCHES:
         entry["meta"] = {"external_location": _external_location("batch_id")}
+    else:
+        # A table the project maps to a relation of its own (vars: herald_sources) is not landed: its source,
+        # with its freshness check and tests, is off.
+        entry["config"] = {"enabled": f"{{{{ var('herald_sources', {{}}).get('{t.name}') is none }}}}"}
     return entry
 
 
@@ -139,6 +146,36 @@ def render_value_domains() -> str:
 """
 
 
+def render_raw_columns() -> str:
+    """The macro ``herald_raw_columns(table)``: the landed columns of a raw table, in order, each a dict of
+    ``name``, ``type`` (varchar, integer, double, date, timestamp) and ``required``; what ``herald_source`` maps
+    a project's own relation onto."""
+    tables = "".join(
+        f"\n        {json.dumps(t.name)}: ["
+        + ",".join(
+            f"\n            {{'name': {json.dumps(c.name)}, 'type': {json.dumps(c.type)}, "
+            f"'required': {str(c.required).lower()}}}"
+            for c in t.columns
+        )
+        + "\n        ],"
+        for t in OWN_TABLES
+    )
+    return f"""{{#- Generated from herald/raw_schema.py by `herald dev render-dbt-yaml`; do not edit by hand. -#}}
+
+{{#- The columns a raw table lands with (herald/raw_schema.py), batch columns aside. -#}}
+{{% macro herald_raw_columns(table_name) %}}
+    {{%- set tables = {{{tables}
+    }} -%}}
+    {{%- if table_name not in tables -%}}
+        {{{{ exceptions.raise_compiler_error(
+            "herald_sources: " ~ table_name ~ " is not a table Herald reads; expected one of "
+            ~ (tables.keys() | sort | join(", "))) }}}}
+    {{%- endif -%}}
+    {{{{ return(tables[table_name]) }}}}
+{{% endmacro %}}
+"""
+
+
 def _list(values: tuple[str, ...]) -> str:
     return "[" + textwrap.fill(", ".join(json.dumps(v) for v in values), 100, subsequent_indent=" " * 12) + "]"
 
@@ -156,6 +193,7 @@ def write_all(root: Path) -> list[Path]:
         (SOURCES_PATH, render_sources()),
         (DEMO_SEEDS_PATH, render_demo_seeds()),
         (VALUE_DOMAINS_PATH, render_value_domains()),
+        (RAW_COLUMNS_PATH, render_raw_columns()),
     )
     for rel, text in generated:
         path = root / rel

@@ -66,6 +66,7 @@ LONG_GROUPS = (
     "tests/warehouse/test_profile_events_incremental.py",
     "tests/warehouse/test_calendar.py",
     "tests/dbt/test_portability.py",
+    "tests/dbt/test_own_tables.py",
     "tests/app/test_audiences_browser.py",
     "tests/automation/test_entries.py",
     "tests/app/test_audiences_page.py",

@@ -37,6 +37,7 @@ from herald.importing.rejects import Reject, commit_rejects, default_rejects_pat
 from herald.importing.report import ColumnDateOrder, ImportReport
 from herald.importing.upsert import previous_imports, upsert
 from herald.landing import BatchCounts
+from herald.own_tables import own_tables
 from herald.project import Project
 from herald.raw_schema import CONSENT_EVENTS, RawTable
 
@@ -67,6 +68,11 @@ def import_file(
     """
     path = Path(path)
     table = checks.check_options(path, kind, date_order, unknown_columns)
+    if (own := own_tables(project).get(table.name)) is not None:
+        raise ImportFileError(
+            f"{path}: {table.name} is read from {own} (vars.herald_sources in dbt_project.yml), not from the "
+            "landing zone: load the file into that relation instead; nothing was imported"
+        )
     mapping = load_mapping(Path(mapping_path), table) if mapping_path is not None else Mapping()
     order: DateOrder = date_order if date_order != "auto" else (mapping.date_order or "auto")
     info = inspect_file(path, encoding=encoding, delimiter=delimiter)

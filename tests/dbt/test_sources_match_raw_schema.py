@@ -28,3 +28,8 @@ def test_every_demo_seed_has_exactly_the_raw_columns_in_order() -> None:
         if table is not IMPORT_BATCHES:
             expected += [c.name for c in BATCH_COLUMNS]
         assert header == expected, f"{path.name} header differs from raw_schema.{table.name}"
+
+
+def test_the_committed_raw_columns_macro_is_rendered_from_the_raw_schema() -> None:
+    committed = (ROOT / dbt_sources.RAW_COLUMNS_PATH).read_text(encoding="utf-8")
+    assert committed == dbt_sources.render_raw_columns(), "run `herald dev render-dbt-yaml` and commit the result"

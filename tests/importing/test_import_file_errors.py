@@ -147,3 +147,21 @@ def test_ragged_rows_are_rejected_not_fatal(project: Project, tmp_path: Path) ->
     rejects = report.rejects_path.read_text(encoding="utf-8-sig").splitlines()
     assert rejects[1] == "3,row: 2 fields where the header has 3,2,b@x.com"
     assert rejects[2] == "4,row: 4 fields where the header has 3,3,c@x.com,Rome,extra"
+
+
+def test_a_table_the_project_reads_from_its_own_relation_is_not_imported(seeded: Project, tmp_path: Path) -> None:
+    """vars.herald_sources points the build at the team's own customers model: a file landed for contacts would
+    never be read, so the import says where the data is read from instead, and lands nothing."""
+    root = tmp_path / "own"
+    root.mkdir()
+    (root / "dbt_project.yml").write_text(
+        "name: acme\nvars:\n  herald_sources:\n    crm_contacts:\n      model: customers\n", encoding="utf-8"
+    )
+    project = Project(root=root, warehouse_dir=seeded.warehouse_dir)
+    error = _fails(project, write_text(tmp_path / "c.csv", GOOD), "crm_contacts is read from model:customers")
+    assert "nothing was imported" in str(error)
+    # Another kind still lands as before.
+    consents = (
+        "consent_event_id,external_key,channel,topic,status,occurred_at\nE1,1,email,newsletter,opt_in,2026-01-01\n"
+    )
+    assert import_file(project, "consents", write_text(tmp_path / "k.csv", consents)).rows_inserted == 1

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('app', 'app_events') }}
+    select * from {{ herald_source('app', 'app_events') }}
 
 ),
 

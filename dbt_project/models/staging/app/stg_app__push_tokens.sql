@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('app', 'push_tokens') }}
+    select * from {{ herald_source('app', 'push_tokens') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'consent_events') }}
+    select * from {{ herald_source('crm', 'consent_events') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'crm_contacts') }}
+    select * from {{ herald_source('crm', 'crm_contacts') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('esp', 'channel_events') }}
+    select * from {{ herald_source('esp', 'channel_events') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('esp', 'esp_events') }}
+    select * from {{ herald_source('esp', 'esp_events') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('esp', 'message_history') }}
+    select * from {{ herald_source('esp', 'message_history') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'shop_order_lines') }}
+    select * from {{ herald_source('shop', 'shop_order_lines') }}
 
 ),
 

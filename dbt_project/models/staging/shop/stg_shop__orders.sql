@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'shop_orders') }}
+    select * from {{ herald_source('shop', 'shop_orders') }}
 
 ),
 

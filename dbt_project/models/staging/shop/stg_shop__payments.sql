@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'shop_payments') }}
+    select * from {{ herald_source('shop', 'shop_payments') }}
 
 ),
 
