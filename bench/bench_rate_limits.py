@@ -43,7 +43,8 @@ from bench_send import (  # noqa: E402
     measured_usage,
 )
 
-from senders.job import SendJob, SendOptions  # noqa: E402
+from senders.job import SendJob  # noqa: E402
+from senders.options import SendOptions  # noqa: E402
 
 DEFAULT_WORKDIR = Path("/tmp/herald-bench-rate-limits")
 DEFAULT_PROFILES = 4675

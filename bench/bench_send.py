@@ -87,11 +87,16 @@ from herald.generate.core import generate  # noqa: E402
 from herald.project import Project  # noqa: E402
 from senders import job as job_module  # noqa: E402
 from senders import ledger  # noqa: E402
+from senders.batch import BatchSend  # noqa: E402
 from senders.compose import Composer, Recipient  # noqa: E402
-from senders.job import RunInfo, SendJob, SendOptions, load_run  # noqa: E402
+from senders.exactly_once import ExactlyOnce  # noqa: E402
+from senders.job import SendJob, load_run  # noqa: E402
 from senders.links import Links  # noqa: E402
+from senders.options import Progress, SendOptions  # noqa: E402
 from senders.providers.sendgrid import SendGridProvider, SendGridSettings  # noqa: E402
+from senders.runs import RunInfo, run_composer  # noqa: E402
 from senders.suppression import Suppressions  # noqa: E402
+from senders.workers import Flight  # noqa: E402
 from tests.conftest import make_scratch_project  # noqa: E402
 from tests.senders.conftest import API_KEY, SPECS, sender_env  # noqa: E402
 
@@ -268,9 +273,9 @@ class Phases:
         ("ledger read", ledger.Shard, "_open"),
         ("ledger read", ledger, "read_run"),
         ("ledger read", ledger, "read_shard"),
-        ("hand calls to the workers", job_module._Flight, "submit"),
-        ("waiting for provider calls", job_module._Flight, "_ended"),
-        ("progress report", SendJob, "_report"),
+        ("hand calls to the workers", Flight, "submit"),
+        ("waiting for provider calls", Flight, "_ended"),
+        ("progress report", BatchSend, "report"),
     )
     WORKER = (("provider call (request body, HTTP, 100 ms latency)", SendGridProvider, "send"),)
 
@@ -401,7 +406,7 @@ class _PauseAfter:
         self.project, self.run_id, self.limit = project, run_id, limit
         self.paused = False
 
-    def __call__(self, p: job_module.Progress) -> None:
+    def __call__(self, p: Progress) -> None:
         if self.limit is not None and not self.paused and p.done >= self.limit:
             ledger.set_control(self.project, self.run_id, "paused", by="bench_send", reason="time box reached")
             self.paused = True
@@ -453,20 +458,20 @@ def measure_job(world: World, kind: str, concurrency: int, limit: int | None, *,
 def _profiled_workers(profilers: list[cProfile.Profile]) -> Iterator[None]:
     """Run every provider call of the job's worker threads under one cProfile profiler per thread."""
     local = threading.local()
-    original = SendJob._call
+    original = ExactlyOnce.call
 
-    def call(self: SendJob, messages: Any) -> Any:
+    def call(self: ExactlyOnce, messages: Any) -> Any:
         prof = getattr(local, "prof", None)
         if prof is None:
             prof = local.prof = cProfile.Profile()
             profilers.append(prof)
         return prof.runcall(original, self, messages)
 
-    SendJob._call = call  # type: ignore[method-assign]
+    ExactlyOnce.call = call  # type: ignore[method-assign]
     try:
         yield
     finally:
-        SendJob._call = original  # type: ignore[method-assign]
+        ExactlyOnce.call = original  # type: ignore[method-assign]
 
 
 def _print_profile(kind: str, profilers: list[cProfile.Profile], top: int = 18) -> None:
@@ -493,26 +498,13 @@ def load_email_run(project: Project, run_id: str) -> tuple[RunInfo, list[Recipie
     return info, recipients, sender
 
 
-def run_composer(project: Project, run_id: str, info: RunInfo, env: dict[str, str]) -> Composer:
-    """The composer the send job makes for the run: its template, ids and signed links."""
-    return Composer(
-        Renderer(project.specs_dir / "templates"),
-        info.template,
-        run_id=run_id,
-        channel=info.channel,
-        delivery_id=info.delivery_id,
-        campaign_id=info.campaign_id,
-        links=Links.from_env(env),
-    )
-
-
 def measure_baseline(world: World, kind: str, budget: float) -> Measurement:
     """One sequential ``SendGridAPIClient.send()`` per fully rendered message, for ``budget`` seconds."""
     project, run_id = world.project, world.runs[DELIVERIES[kind]]
     info, recipients, sender = load_email_run(project, run_id)
     with fake_sendgrid(LATENCY) as fake:
         env = bench_env(project, fake.url)
-        composer = run_composer(project, run_id, info, env)
+        composer = run_composer(Renderer(project.specs_dir / "templates"), info, Links.from_env(env))
         client = SendGridAPIClient(API_KEY, host=fake.url)
         render = http = 0.0
         sent = 0
@@ -572,7 +564,7 @@ def cpu_breakdown(world: World, kind: str, n: int = 5000) -> list[str]:
 
     with fake_sendgrid(0.0) as fake:
         env = bench_env(project, fake.url)
-        composer = run_composer(project, run_id, info, env)
+        composer = run_composer(Renderer(project.specs_dir / "templates"), info, Links.from_env(env))
 
         def compose(r: Recipient) -> Any:
             return composer.compose_shared(r) or composer.compose(r)

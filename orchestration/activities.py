@@ -32,7 +32,8 @@ from orchestration.journal import RunJournal
 from orchestration.journeys import run_journey as send_journey
 from orchestration.logs import RunLog
 from orchestration.spec import Activity, Workflow, journeys_dir, load_journey
-from senders.job import Progress, SendJob, SendOptions
+from senders.job import SendJob
+from senders.options import Progress, SendOptions
 
 
 @dataclass(frozen=True, slots=True)

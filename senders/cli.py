@@ -15,7 +15,9 @@ from pathlib import Path
 from herald.project import Project
 from herald.terminal import format_table
 from senders import ledger
-from senders.job import Progress, SendJob, SendOptions, SendSummary, SendWindow
+from senders.job import SendJob, SendSummary
+from senders.options import Progress, SendOptions
+from senders.pacing import SendWindow
 from senders.resolve import DECISIONS, parse_age, resolve_unknown
 
 Handler = Callable[[argparse.Namespace, Project], int]

@@ -11,9 +11,12 @@ After any error the connection is dropped and the next request opens a new one. 
 silently only when it is known to be closed *before* anything is sent: the server said ``Connection: close``, or
 the idle socket has become readable (end of file), which is how a server's idle timeout shows.
 
+``KeepAliveProvider`` gives a provider that holds one ``KeepAlive`` its ``rate_headers`` and ``close``.
+
 ``fault_for`` / ``raise_for_status`` turn an answer's status into the provider fault it means, with the first
-error text of its body; ``retry_after_seconds`` reads how long a 429 asks to wait; ``url_setting`` and
-``timeout_setting`` read a provider's host and timeout from the environment.
+error text of its body; ``json_object`` reads a body that should be a JSON object; ``retry_after_seconds`` reads
+how long a 429 asks to wait; ``url_setting`` and ``timeout_setting`` read a provider's host and timeout from the
+environment.
 
 Exception and log text never contains request headers or bodies: they carry credentials and personal data.
 """
@@ -48,8 +51,10 @@ from senders.providers.base import (
 __all__ = [
     "HttpResponse",
     "KeepAlive",
+    "KeepAliveProvider",
     "error_text",
     "fault_for",
+    "json_object",
     "raise_for_status",
     "retry_after_seconds",
     "timeout_setting",
@@ -215,6 +220,20 @@ class KeepAlive:
             self._conn = None
 
 
+class KeepAliveProvider:
+    """The part of a provider that talks to its API over one ``KeepAlive``, kept in ``_http``."""
+
+    _http: KeepAlive
+
+    @property
+    def rate_headers(self) -> Mapping[str, str]:
+        """The last answer's rate-limit headers (``Retry-After``, ``X-RateLimit-*``), for the send's governor."""
+        return self._http.rate_headers
+
+    def close(self) -> None:
+        self._http.close()
+
+
 def _idle_socket_closed(sock: socket.socket) -> bool:
     """Whether an idle keep-alive socket can no longer be used: the peer closed it (readable at end of file) or
     sent something unasked. Nothing has been sent on it yet, so reopening is safe."""
@@ -300,6 +319,15 @@ def error_text(response: HttpResponse, *, limit: int = _ERROR_TEXT_LIMIT) -> str
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text or "no error text"
+
+
+def json_object(response: HttpResponse) -> dict[str, Any]:
+    """The answer's body when it is a JSON object; ``{}`` when it is anything else or not JSON."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _first_error(value: Any) -> str | None:

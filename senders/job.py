@@ -29,7 +29,6 @@ from senders.errors import SendRefused
 from senders.exactly_once import ExactlyOnce
 from senders.links import Links
 from senders.options import Progress, SendOptions
-from senders.pacing import SendWindow
 from senders.providers import open_provider
 from senders.providers.base import OutgoingMessage, Provider
 from senders.providers.direct_mail import DirectMailProvider
@@ -37,7 +36,7 @@ from senders.providers.pool import ProviderPool
 from senders.runs import RunInfo, run_composer
 from senders.suppression import Suppressions
 
-__all__ = ["Progress", "RunInfo", "SendJob", "SendOptions", "SendSummary", "SendWindow", "load_run", "run_composer"]
+__all__ = ["SendJob", "SendSummary", "load_run"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,15 @@ Faults are raised, not returned, and say whether the messages of the call may ha
     └── AccountRejected      401 / 403: nothing can be sent with these credentials; the job stops
 
 Exception text never contains credentials: providers build messages from status codes and response bodies only.
+
+``OneMessagePerRequest`` is the base of the providers whose API takes one message per request and keeps nothing
+Herald could look a message up by (Twilio, FCM).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -125,3 +129,29 @@ class Provider(Protocol):
     def close(self) -> None:
         """Release connections and files; called once when the worker stops."""
         ...
+
+
+class OneMessagePerRequest(ABC):
+    """A provider whose API takes one message per request (``max_batch = 1``) and cannot be asked what it
+    accepted: ``send`` hands the call's message to ``send_one``, and ``lookup`` never tells."""
+
+    channel: str
+    max_batch = 1
+    name: str  # the provider as its errors name it
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[Outcome]:
+        if not messages:
+            return []
+        if len(messages) > self.max_batch:
+            raise ValueError(f"{self.name} takes one message per request, not {len(messages)}")
+        return [self.send_one(messages[0])]
+
+    @abstractmethod
+    def send_one(self, message: OutgoingMessage) -> Outcome:
+        """Hand ``message`` to the provider in one request: its Outcome, or raise a ProviderFault."""
+
+    def lookup(
+        self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
+    ) -> Mapping[str, bool | None]:
+        """Always "cannot tell": nothing the provider lists carries our id (see its module notes)."""
+        return dict.fromkeys(message_ids)

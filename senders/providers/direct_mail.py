@@ -36,17 +36,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from herald import clock
-from herald.files import write_atomic, write_new
+from herald.files import write_atomic
 from herald.project import Project
 from senders.errors import ProviderConfigError, SenderError
-from senders.providers.base import (
-    AmbiguousFault,
-    Doubt,
-    Outcome,
-    OutgoingMessage,
-    RequestRejected,
-    TransientFault,
-)
+from senders.providers.base import Doubt, Outcome, OutgoingMessage, RequestRejected
+from senders.providers.parts import outcomes, part_name, write_part
 
 COLUMNS = (
     "message_id",
@@ -64,7 +58,6 @@ REQUIRED_FIELDS = ("address_line1", "postal_code", "city", "country_code")
 SCHEMA = pa.schema([pa.field(c, pa.string(), nullable=False) for c in COLUMNS])
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_=-][A-Za-z0-9_.=-]*$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]")
 
 
 class ExtractError(SenderError):
@@ -136,12 +129,7 @@ class DirectMailProvider:
                 }
         if rows:
             self._write_part(list(rows.values()))
-        return [
-            Outcome(m.message_id, "failed", reason=problems[m.message_id])
-            if m.message_id in problems
-            else Outcome(m.message_id, "accepted", provider_id=self._where[m.message_id])
-            for m in messages
-        ]
+        return outcomes(messages, problems, self._where)
 
     def lookup(
         self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
@@ -162,15 +150,9 @@ class DirectMailProvider:
         return finish_extract(self.project, self.run_id, self.delivery_id, overwrite=overwrite)
 
     def _write_part(self, rows: list[dict[str, str]]) -> None:
-        first = _UNSAFE.sub("_", rows[0]["message_id"]).lstrip(".")[:80] or "letter"
-        target = self.parts_dir / f"{first}-{len(rows)}.parquet"
-        try:
-            written = write_new(target, _parquet_bytes(pa.Table.from_pylist(rows, schema=SCHEMA)), durable=True)
-        except OSError as exc:
-            if any(self.parts_dir.glob(f"{target.stem}*.parquet")):
-                # The rename may have happened before the failure (e.g. syncing the folder).
-                raise AmbiguousFault(f"direct-mail part for run {self.run_id} may be written: {exc}") from exc
-            raise TransientFault(f"could not write direct-mail part for run {self.run_id}: {exc}") from exc
+        target = self.parts_dir / part_name(rows[0]["message_id"], len(rows), ".parquet", fallback="letter")
+        data = _parquet_bytes(pa.Table.from_pylist(rows, schema=SCHEMA))
+        written = write_part(target, data, what=f"direct-mail part for run {self.run_id}")
         for r in rows:
             self._where[r["message_id"]] = written.name
         self._parts.add(written.name)

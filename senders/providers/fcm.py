@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -43,13 +43,22 @@ from senders.errors import ProviderConfigError
 from senders.http import (
     HttpResponse,
     KeepAlive,
+    KeepAliveProvider,
     error_text,
     fault_for,
+    json_object,
     retry_after_seconds,
     timeout_setting,
     url_setting,
 )
-from senders.providers.base import AccountRejected, Doubt, Outcome, OutgoingMessage, RateLimited, TransientFault
+from senders.providers.base import (
+    AccountRejected,
+    OneMessagePerRequest,
+    Outcome,
+    OutgoingMessage,
+    RateLimited,
+    TransientFault,
+)
 
 DEFAULT_HOST = "https://fcm.googleapis.com"
 DEFAULT_TIMEOUT = 10.0
@@ -110,11 +119,11 @@ class FcmErrorBody:
     retry_delay: float | None  # from a google.rpc.RetryInfo detail
 
 
-class FcmProvider:
+class FcmProvider(KeepAliveProvider, OneMessagePerRequest):
     """The push provider: one instance per worker thread, holding one keep-alive connection."""
 
     channel = "push"
-    max_batch = 1
+    name = "FCM"
 
     def __init__(self, settings: FcmSettings, *, validate_only: bool = False) -> None:
         self.settings = settings
@@ -130,22 +139,17 @@ class FcmProvider:
     def __repr__(self) -> str:
         return f"FcmProvider({self.settings!r}, validate_only={self.validate_only})"
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[Outcome]:
-        if not messages:
-            return []
-        if len(messages) > self.max_batch:
-            raise ValueError(f"FCM takes one message per request, not {len(messages)}")
-        message = messages[0]
+    def send_one(self, message: OutgoingMessage) -> Outcome:
         response = self._http.request(
             "POST", self._path, body=payload(message, validate_only=self.validate_only), headers=self._headers
         )
         if 200 <= response.status < 300:
-            name = _json_object(response).get("name")
-            return [Outcome(message.message_id, "accepted", provider_id=name if isinstance(name, str) else "")]
+            name = json_object(response).get("name")
+            return Outcome(message.message_id, "accepted", provider_id=name if isinstance(name, str) else "")
         error = parse_error(response)
         detail = f"{error.code or error.status or 'error'}: {error.message}"
         if error.code in MESSAGE_FAILURES:
-            return [Outcome(message.message_id, "failed", reason=f"FCM {detail}")]
+            return Outcome(message.message_id, "failed", reason=f"FCM {detail}")
         said = f"FCM answered {response.status}: {detail}"
         # The FcmError code outranks the HTTP status, which a proxy in between may have changed.
         if response.status == 429 or error.code == "QUOTA_EXCEEDED":
@@ -157,20 +161,6 @@ class FcmProvider:
         if error.code == "THIRD_PARTY_AUTH_ERROR" or response.status == 404:
             raise AccountRejected(said, status=response.status)
         raise fault_for(response, provider="FCM", detail=detail)
-
-    def lookup(
-        self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
-    ) -> Mapping[str, bool | None]:
-        """Always "cannot tell": FCM cannot be asked what it accepted."""
-        return dict.fromkeys(message_ids)
-
-    @property
-    def rate_headers(self) -> Mapping[str, str]:
-        """The last answer's rate-limit headers (``Retry-After``, ``X-RateLimit-*``), for the send's governor."""
-        return self._http.rate_headers
-
-    def close(self) -> None:
-        self._http.close()
 
 
 def payload(message: OutgoingMessage, *, validate_only: bool = False) -> bytes:
@@ -187,7 +177,7 @@ def payload(message: OutgoingMessage, *, validate_only: bool = False) -> bytes:
 
 
 def parse_error(response: HttpResponse) -> FcmErrorBody:
-    error = _json_object(response).get("error")
+    error = json_object(response).get("error")
     if not isinstance(error, dict):
         return FcmErrorBody("", "", error_text(response), None)
     code = ""
@@ -209,14 +199,6 @@ def _duration(value: Any) -> float | None:
     if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?s", value):
         return float(value[:-1])
     return None
-
-
-def _json_object(response: HttpResponse) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

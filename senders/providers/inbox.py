@@ -20,15 +20,9 @@ from pathlib import Path
 from herald import clock
 from herald.project import Project
 from senders.errors import ProviderConfigError
-from senders.inbox import encode_message, message_heads, messages_dir, stamp, visible_files, write_atomic
-from senders.providers.base import (
-    AmbiguousFault,
-    Doubt,
-    Outcome,
-    OutgoingMessage,
-    RequestRejected,
-    TransientFault,
-)
+from senders.inbox import encode_message, message_heads, messages_dir, stamp, visible_files
+from senders.providers.base import Doubt, Outcome, OutgoingMessage, RequestRejected
+from senders.providers.parts import outcomes, part_name, write_part
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]")
 
@@ -106,24 +100,14 @@ class InboxProvider:
                 }
                 lines[m.message_id] = encode_message(record)
         if lines:
-            first = next(iter(lines))
-            name = f"{_safe(first)}-{len(lines)}.jsonl"
-            try:
-                written = write_atomic(run.folder / name, b"".join(lines.values()), clobber=False)
-            except OSError as exc:
-                if any(run.folder.glob(f"{_safe(first)}-{len(lines)}*.jsonl")):
-                    # The rename may have happened before the failure (e.g. syncing the folder).
-                    raise AmbiguousFault(f"inbox part for run {run.folder.name} may be stored: {exc}") from exc
-                raise TransientFault(f"could not store inbox part for run {run.folder.name}: {exc}") from exc
+            name = part_name(next(iter(lines)), len(lines), ".jsonl", fallback="message")
+            written = write_part(
+                run.folder / name, b"".join(lines.values()), what=f"inbox part for run {run.folder.name}"
+            )
             for mid in lines:
                 run.where[mid] = written.name
             run.parts.add(written.name)
-        return [
-            Outcome(m.message_id, "failed", reason=problems[m.message_id])
-            if m.message_id in problems
-            else Outcome(m.message_id, "accepted", provider_id=run.where[m.message_id])
-            for m in messages
-        ]
+        return outcomes(messages, problems, run.where)
 
     def lookup(
         self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
@@ -163,8 +147,3 @@ class InboxProvider:
 
 def _folder_name(run_id: str) -> bool:
     return bool(run_id) and not _UNSAFE.search(run_id) and not run_id.startswith(".")
-
-
-def _safe(message_id: str) -> str:
-    """A file-name form of a message id: never hidden (no leading "."), never a path, not too long."""
-    return _UNSAFE.sub("_", message_id).lstrip(".")[:80] or "message"

@@ -53,7 +53,7 @@ from sendgrid import SendGridAPIClient
 from herald import clock
 from herald.campaigns.plans import Sender
 from senders.errors import ProviderConfigError
-from senders.http import HttpResponse, KeepAlive, raise_for_status
+from senders.http import HttpResponse, KeepAlive, KeepAliveProvider, json_object, raise_for_status
 from senders.providers.base import AmbiguousFault, Doubt, Outcome, OutgoingMessage
 
 # python_http_client logs request headers (the API key) and bodies (personal data) at DEBUG: never let it.
@@ -217,7 +217,7 @@ class _KeepAliveClient(python_http_client.Client):  # type: ignore[misc]
         return Response(_Response(r))
 
 
-class SendGridProvider:
+class SendGridProvider(KeepAliveProvider):
     channel = "email"
     max_batch = MAX_PERSONALIZATIONS
     one_body_per_call = True  # a request's content is shared: only messages with one shared body batch together
@@ -238,18 +238,18 @@ class SendGridProvider:
         self.delivery_id = delivery_id
         self.campaign_id = campaign_id
         self.sandbox = sandbox
-        self._transport = KeepAlive(settings.host, timeout=settings.timeout)
+        self._http = KeepAlive(settings.host, timeout=settings.timeout)
         self._sg = SendGridAPIClient(settings.api_key, host=settings.host)
         self._sg.client = _KeepAliveClient(
             host=settings.host,
             request_headers=self._sg._default_headers,
             version=3,
             timeout=settings.timeout,
-            transport=self._transport,
+            transport=self._http,
         )
 
     def __repr__(self) -> str:
-        return f"SendGridProvider({self._transport!r}, run={self.run_id})"
+        return f"SendGridProvider({self._http!r}, run={self.run_id})"
 
     # ------------------------------------------------------------------ sending
 
@@ -334,27 +334,15 @@ class SendGridProvider:
 
     def _rows(self, query: str, limit: int) -> list[Any]:
         path = f"/v3/messages?limit={limit}&query={quote(query)}"
-        r = self._transport.request(
+        r = self._http.request(
             "GET", path, headers={"Authorization": f"Bearer {self.settings.api_key}", "Accept": "application/json"}
         )
         raise_for_status(r, provider="SendGrid")
-        try:
-            body = r.json()
-        except ValueError:
-            body = None
-        rows = body.get("messages") if isinstance(body, dict) else None
+        rows = json_object(r).get("messages")
         if not isinstance(rows, list):
             # An answer without the documented list proves nothing either way.
             raise AmbiguousFault("SendGrid Email Activity answered without a list of messages")
         return rows
-
-    @property
-    def rate_headers(self) -> Mapping[str, str]:
-        """The last answer's rate-limit headers (``Retry-After``, ``X-RateLimit-*``), for the send's governor."""
-        return self._transport.rate_headers
-
-    def close(self) -> None:
-        self._transport.close()
 
 
 def match_rows(

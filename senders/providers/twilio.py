@@ -29,14 +29,22 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from senders.errors import ProviderConfigError
-from senders.http import HttpResponse, KeepAlive, error_text, fault_for, timeout_setting, url_setting
-from senders.providers.base import AccountRejected, Doubt, Outcome, OutgoingMessage
+from senders.http import (
+    HttpResponse,
+    KeepAlive,
+    KeepAliveProvider,
+    error_text,
+    fault_for,
+    json_object,
+    timeout_setting,
+    url_setting,
+)
+from senders.providers.base import AccountRejected, OneMessagePerRequest, Outcome, OutgoingMessage
 
 DEFAULT_HOST = "https://api.twilio.com"
 DEFAULT_TIMEOUT = 10.0
@@ -131,11 +139,11 @@ class TwilioSettings:
         )
 
 
-class TwilioProvider:
+class TwilioProvider(KeepAliveProvider, OneMessagePerRequest):
     """The SMS provider: one instance per worker thread, holding one keep-alive connection."""
 
     channel = "sms"
-    max_batch = 1
+    name = "Twilio"
 
     def __init__(self, settings: TwilioSettings) -> None:
         self.settings = settings
@@ -151,37 +159,18 @@ class TwilioProvider:
     def __repr__(self) -> str:
         return f"TwilioProvider({self.settings!r})"
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[Outcome]:
-        if not messages:
-            return []
-        if len(messages) > self.max_batch:
-            raise ValueError(f"Twilio takes one message per request, not {len(messages)}")
-        message = messages[0]
+    def send_one(self, message: OutgoingMessage) -> Outcome:
         response = self._http.request("POST", self._path, body=self._form(message), headers=self._headers)
         if 200 <= response.status < 300:
-            return [Outcome(message.message_id, "accepted", provider_id=_sid(response))]
+            return Outcome(message.message_id, "accepted", provider_id=_sid(response))
         code, text = _error(response)
         detail = f"error {code}: {text}" if code is not None else text
         if response.status == 400 and code in MESSAGE_FAILURES:
-            return [Outcome(message.message_id, "failed", reason=f"Twilio {detail}")]
+            return Outcome(message.message_id, "failed", reason=f"Twilio {detail}")
         if code in SETUP_FAILURES or response.status == 404:
             # 404: the account in the path (TWILIO_ACCOUNT_SID) or the host is wrong for every message.
             raise AccountRejected(f"Twilio answered {response.status}: {detail}", status=response.status)
         raise fault_for(response, provider="Twilio", detail=detail)
-
-    def lookup(
-        self, message_ids: Sequence[str], *, doubts: Mapping[str, Doubt] | None = None
-    ) -> Mapping[str, bool | None]:
-        """Always "cannot tell": nothing Twilio lists carries our id (see the module notes)."""
-        return dict.fromkeys(message_ids)
-
-    @property
-    def rate_headers(self) -> Mapping[str, str]:
-        """The last answer's rate-limit headers (``Retry-After``, ``X-RateLimit-*``), for the send's governor."""
-        return self._http.rate_headers
-
-    def close(self) -> None:
-        self._http.close()
 
     def _form(self, message: OutgoingMessage) -> bytes:
         fields = [("To", message.address)]
@@ -213,23 +202,14 @@ def callback_url(base: str, message_id: str) -> str:
 
 
 def _sid(response: HttpResponse) -> str:
-    body = _json_object(response)
-    sid = body.get("sid")
+    sid = json_object(response).get("sid")
     return sid if isinstance(sid, str) else ""
 
 
 def _error(response: HttpResponse) -> tuple[int | None, str]:
     """Twilio's error code and message: ``{"code": 21211, "message": "...", "more_info": "...", "status": 400}``."""
-    code = _json_object(response).get("code")
+    code = json_object(response).get("code")
     return (code if isinstance(code, int) and not isinstance(code, bool) else None), error_text(response)
-
-
-def _json_object(response: HttpResponse) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -118,12 +118,9 @@ def callback_routes(ctx: ServeContext) -> list[BaseRoute]:
         if not ctx.twilio_auth_token:
             log["outcome"] = "not_configured"
             return _problem(503, "TWILIO_AUTH_TOKEN is not set")
-        try:
-            body = await read_body(request, MAX_CALLBACK_BYTES)
-        except ClientDisconnect:
-            return Response(status_code=400)
-        if body is None:
-            return _problem(413, "callback too large")
+        body = await _callback_body(request)
+        if isinstance(body, Response):
+            return body
         params = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         query = request.scope.get("query_string", b"").decode("latin-1")
         # Twilio signs the URL it was given; behind a proxy that is the public URL, not what reached us.
@@ -149,12 +146,9 @@ def callback_routes(ctx: ServeContext) -> list[BaseRoute]:
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), ctx.callback_token.encode()):
             log["outcome"] = "bad_token"
             return _problem(401, "bearer token required")
-        try:
-            body = await read_body(request, MAX_CALLBACK_BYTES)
-        except ClientDisconnect:
-            return Response(status_code=400)
-        if body is None:
-            return _problem(413, "callback too large")
+        body = await _callback_body(request)
+        if isinstance(body, Response):
+            return body
         try:
             payload = json.loads(body)
         except ValueError:
@@ -214,6 +208,17 @@ def callback_routes(ctx: ServeContext) -> list[BaseRoute]:
         Route("/inbox/{token}", inbox_list, methods=["GET"]),
         Route("/inbox/{token}/{message_id}/{event}", inbox_event, methods=["POST"]),
     ]
+
+
+async def _callback_body(request: Request) -> bytes | Response:
+    """The whole body, or the answer when it cannot be had: the caller left, or it is over the limit."""
+    try:
+        body = await read_body(request, MAX_CALLBACK_BYTES)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    if body is None:
+        return _problem(413, "callback too large")
+    return body
 
 
 async def _spool(request: Request, log: dict[str, Any], rows: list[dict[str, Any]]) -> Response:

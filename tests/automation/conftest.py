@@ -32,12 +32,8 @@ def auto_project(tmp_path: Path, demo_project: Project) -> Project:
 
 @pytest.fixture
 def fake() -> Iterator[FakeSendGrid]:
-    f = FakeSendGrid(api_key=API_KEY)
-    f.start()
-    try:
+    with FakeSendGrid(api_key=API_KEY) as f:
         yield f
-    finally:
-        f.stop()
 
 
 def run_env(project: Project, fake: FakeSendGrid) -> dict[str, str]:

@@ -18,7 +18,8 @@ from herald.campaigns.prepare import prepare
 from herald.campaigns.report import run_report
 from herald.project import Project
 from senders import ledger
-from senders.job import SendJob, SendOptions
+from senders.job import SendJob
+from senders.options import SendOptions
 from tests.conftest import make_scratch_project
 from tests.fakes.sendgrid import FakeSendGrid
 
@@ -70,12 +71,8 @@ def fatigue_project(tmp_path: Path, demo_project: Project) -> Project:
 
 @pytest.fixture
 def fake_sendgrid() -> Iterator[FakeSendGrid]:
-    fake = FakeSendGrid(api_key=API_KEY)
-    fake.start()
-    try:
+    with FakeSendGrid(api_key=API_KEY) as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 def _groups(project: Project, run_id: str) -> dict[str, set[str]]:

@@ -1,6 +1,8 @@
 """A local stand-in for a provider's HTTP API: a real threaded HTTP/1.1 server with keep-alive, added latency,
 and faults injected on demand. Each provider fake (SendGrid, Twilio, FCM) subclasses ``FakeProvider`` and
-implements ``handle``; the fakes are strict, so a request the real provider would refuse is refused.
+implements ``handle``; the fakes are strict, so a request the real provider would refuse is refused. The fakes
+of one-message-per-request APIs (Twilio, FCM) subclass ``RecordingFake``: it keeps what they accepted and refused,
+answers the questions tests ask of it, and serves the provider's own canned errors (``fail_next``).
 
 Faults are queued (``inject``) or drawn at a rate (``fault_rate``):
 
@@ -20,9 +22,10 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 FAULTS = ("429", "500", "503", "timeout", "accept_drop")
 
@@ -89,7 +92,7 @@ class FakeProvider:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self, port: int = 0) -> FakeProvider:
+    def start(self, port: int = 0) -> Self:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -172,11 +175,79 @@ class FakeProvider:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FakeProvider:
+    def __enter__(self) -> Self:
         return self.start() if self._server is None else self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+MessageT = TypeVar("MessageT")
+RefusalT = TypeVar("RefusalT")
+CodeT = TypeVar("CodeT", int, str)  # a provider error code: Twilio numbers them, FCM names them
+
+
+class RecordingFake(FakeProvider, Generic[MessageT, RefusalT, CodeT]):
+    """A fake that records each accepted message under its Herald message id (``messages``; every one, in order,
+    in ``sent``) and each request refused for its content (``refusals``). Subclasses record through these and
+    answer ``next_canned()`` first: the provider errors ``fail_next`` queued, among the ``canned`` it knows."""
+
+    def __init__(self, *, canned: Collection[CodeT], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.messages: dict[str, list[MessageT]] = {}
+        self.sent: list[MessageT] = []
+        self.refusals: list[RefusalT] = []
+        self.unauthorized = 0
+        self.missing_message_id = 0
+        self._known_canned: Collection[CodeT] = canned
+        self._canned: deque[CodeT] = deque()
+
+    # ------------------------------------------------------------------ canned provider errors
+
+    def fail_next(self, *codes: CodeT) -> None:
+        """Answer the next requests with these provider errors (see the fake's module notes), in order."""
+        for code in codes:
+            if code not in self._known_canned:
+                raise ValueError(f"no canned answer for {code}; known: {sorted(self._known_canned)}")
+        with self.lock:
+            self._canned.extend(codes)
+
+    def next_canned(self) -> CodeT | None:
+        """The next queued provider error, if any (taken off the queue)."""
+        with self.lock:
+            return self._canned.popleft() if self._canned else None
+
+    # ------------------------------------------------------------------ questions tests ask
+
+    def deliveries(self, message_id: str) -> int:
+        with self.lock:
+            return len(self.messages.get(message_id, ()))
+
+    def accepted_ids(self) -> set[str]:
+        with self.lock:
+            return set(self.messages)
+
+    def duplicates(self) -> dict[str, int]:
+        """Ids accepted more than once, with their counts."""
+        with self.lock:
+            return {mid: len(got) for mid, got in self.messages.items() if len(got) > 1}
+
+    def invalid_requests(self) -> list[RefusalT]:
+        with self.lock:
+            return list(self.refusals)
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "messages": len(self.sent),
+                "distinct_message_ids": len(self.messages),
+                "duplicates": sum(1 for got in self.messages.values() if len(got) > 1),
+                "missing_message_id": self.missing_message_id,
+                "invalid_requests": len(self.refusals),
+                "unauthorized": self.unauthorized,
+                "faults_served": dict(self.faults_served),
+            }
 
 
 def _hard_close(conn: socket.socket) -> None:

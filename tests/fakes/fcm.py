@@ -31,13 +31,12 @@ import json
 import re
 import secrets
 import time
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.fakes.base import FakeProvider, Reply
+from tests.fakes.base import RecordingFake, Reply
 
 MAX_PAYLOAD_BYTES = 4096
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
@@ -82,7 +81,7 @@ class Refusal:
     field: str  # the offending field for a BadRequest, else ""
 
 
-class FakeFcm(FakeProvider):
+class FakeFcm(RecordingFake[Push, Refusal, str]):
     """``with FakeFcm(project_id="p", access_token="t", unregistered={"tok…"}) as fake: ... fake.url ...``"""
 
     def __init__(
@@ -95,74 +94,24 @@ class FakeFcm(FakeProvider):
         quota_retry_after: int | None = None,
         **kw: Any,
     ) -> None:
-        super().__init__(**kw)
+        super().__init__(canned=CANNED, **kw)
         self.project_id = project_id
         self.access_token = access_token
         self.unregistered = set(unregistered)
         self.foreign_tokens = set(foreign_tokens)
         self.quota_retry_after = quota_retry_after
-        self.messages: dict[str, list[Push]] = {}
-        self.sent: list[Push] = []
-        self.refusals: list[Refusal] = []
         self.validated = 0
-        self.unauthorized = 0
-        self.missing_message_id = 0
-        self._canned: deque[str] = deque()
-
-    # ------------------------------------------------------------------ questions tests ask
-
-    def fail_next(self, *codes: str) -> None:
-        """Answer the next requests with these FCM errors (QUOTA_EXCEEDED, UNAVAILABLE, INTERNAL,
-        THIRD_PARTY_AUTH_ERROR), in order."""
-        for code in codes:
-            if code not in CANNED:
-                raise ValueError(f"no canned answer for {code}; known: {sorted(CANNED)}")
-        with self.lock:
-            self._canned.extend(codes)
-
-    def deliveries(self, message_id: str) -> int:
-        with self.lock:
-            return len(self.messages.get(message_id, ()))
-
-    def accepted_ids(self) -> set[str]:
-        with self.lock:
-            return set(self.messages)
-
-    def duplicates(self) -> dict[str, int]:
-        """Ids accepted more than once, with their counts."""
-        with self.lock:
-            return {mid: len(p) for mid, p in self.messages.items() if len(p) > 1}
-
-    def invalid_requests(self) -> list[Refusal]:
-        with self.lock:
-            return list(self.refusals)
 
     def stats(self) -> dict[str, Any]:
+        stats = super().stats()
         with self.lock:
-            return {
-                "requests": self.requests,
-                "messages": len(self.sent),
-                "distinct_message_ids": len(self.messages),
-                "duplicates": sum(1 for p in self.messages.values() if len(p) > 1),
-                "missing_message_id": self.missing_message_id,
-                "validated": self.validated,
-                "invalid_requests": len(self.refusals),
-                "unauthorized": self.unauthorized,
-                "faults_served": dict(self.faults_served),
-            }
+            stats["validated"] = self.validated
+        return stats
 
     # ------------------------------------------------------------------ serving
 
-    def start(self, port: int = 0) -> FakeFcm:
-        super().start(port)  # its handler already answers without waiting for the client's ACK (no Nagle)
-        return self
-
-    def __enter__(self) -> FakeFcm:
-        return self.start() if self._server is None else self
-
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        with self.lock:
-            canned = self._canned.popleft() if self._canned else None
+        canned = self.next_canned()
         if canned is not None:
             status, google_status, text = CANNED[canned]
             reply = _error(status, google_status, text, fcm_code=canned)

@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from jsonschema import Draft202012Validator
@@ -241,7 +241,7 @@ class FakeSendGrid(FakeProvider):
 
     # ------------------------------------------------------------------ serving
 
-    def start(self, port: int = 0) -> FakeSendGrid:
+    def start(self, port: int = 0) -> Self:
         """Start serving; requests under ``/_fake/`` skip latency, faults and the request counter."""
         super().start(port)
         assert self._server is not None
@@ -274,9 +274,6 @@ class FakeSendGrid(FakeProvider):
             stopper.join(0.02)
         server.server_close()
         self._server = None
-
-    def __enter__(self) -> FakeSendGrid:
-        return self.start() if self._server is None else self
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         route = urlsplit(path).path.rstrip("/") or "/"

@@ -32,14 +32,13 @@ import binascii
 import re
 import secrets
 import time
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from tests.fakes.base import FakeProvider, Reply
+from tests.fakes.base import RecordingFake, Reply
 
 API = "/2010-04-01/Accounts/"
 MAX_BODY_CHARS = 1600
@@ -104,7 +103,7 @@ class Refusal:
     params: Mapping[str, str]
 
 
-class FakeTwilio(FakeProvider):
+class FakeTwilio(RecordingFake[Sms, Refusal, int]):
     """``with FakeTwilio(account_sid=..., auth_token=..., from_numbers={"+1..."}) as fake: ... fake.url ...``"""
 
     def __init__(
@@ -118,73 +117,19 @@ class FakeTwilio(FakeProvider):
         landlines: Iterable[str] = (),
         **kw: Any,
     ) -> None:
-        super().__init__(**kw)
+        super().__init__(canned=CANNED, **kw)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.from_numbers = set(from_numbers)
         self.messaging_services = set(messaging_services)
         self.unsubscribed = set(unsubscribed)
         self.landlines = set(landlines)
-        self.messages: dict[str, list[Sms]] = {}
         self.by_sid: dict[str, Sms] = {}
-        self.sent: list[Sms] = []
-        self.refusals: list[Refusal] = []
-        self.unauthorized = 0
-        self.missing_message_id = 0
-        self._canned: deque[int] = deque()
-
-    # ------------------------------------------------------------------ questions tests ask
-
-    def fail_next(self, *codes: int) -> None:
-        """Answer the next requests with these Twilio errors (20429, 20500, 20503, 20003), in order."""
-        for code in codes:
-            if code not in CANNED:
-                raise ValueError(f"no canned answer for {code}; known: {sorted(CANNED)}")
-        with self.lock:
-            self._canned.extend(codes)
-
-    def deliveries(self, message_id: str) -> int:
-        with self.lock:
-            return len(self.messages.get(message_id, ()))
-
-    def accepted_ids(self) -> set[str]:
-        with self.lock:
-            return set(self.messages)
-
-    def duplicates(self) -> dict[str, int]:
-        """Ids accepted more than once, with their counts."""
-        with self.lock:
-            return {mid: len(sms) for mid, sms in self.messages.items() if len(sms) > 1}
-
-    def invalid_requests(self) -> list[Refusal]:
-        with self.lock:
-            return list(self.refusals)
-
-    def stats(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                "requests": self.requests,
-                "messages": len(self.sent),
-                "distinct_message_ids": len(self.messages),
-                "duplicates": sum(1 for sms in self.messages.values() if len(sms) > 1),
-                "missing_message_id": self.missing_message_id,
-                "invalid_requests": len(self.refusals),
-                "unauthorized": self.unauthorized,
-                "faults_served": dict(self.faults_served),
-            }
 
     # ------------------------------------------------------------------ serving
 
-    def start(self, port: int = 0) -> FakeTwilio:
-        super().start(port)  # its handler already answers without waiting for the client's ACK (no Nagle)
-        return self
-
-    def __enter__(self) -> FakeTwilio:
-        return self.start() if self._server is None else self
-
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        with self.lock:
-            canned = self._canned.popleft() if self._canned else None
+        canned = self.next_canned()
         if canned is not None:
             status, text = CANNED[canned]
             return _error(status, canned, text)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -223,12 +225,8 @@ def send_project(send_world: SendWorld, tmp_path: Path) -> Project:
 
 @pytest.fixture
 def fake_sendgrid() -> Iterator[FakeSendGrid]:
-    fake = FakeSendGrid(api_key=API_KEY)
-    fake.start()
-    try:
+    with FakeSendGrid(api_key=API_KEY) as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 def sender_env(project: Project, fake: FakeSendGrid) -> dict[str, str]:
@@ -260,3 +258,30 @@ def send_until_settled(
             return done
         assert time.monotonic() < stop, f"messages still unknown after {deadline} s: {done[-1].stdout}"
         time.sleep(1.0)
+
+
+def send_cmd(run_id: str, *extra: str) -> list[str]:
+    """A quiet ``herald send`` of ``run_id`` in a process of its own."""
+    return [sys.executable, "-m", "herald.cli", "send", run_id, "--quiet", *extra]
+
+
+def ledger_lines(project: Project, run_id: str) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in ledger.run_dir(project, run_id).glob("shard-*.jsonl"))
+
+
+def kill_once_ledger_holds(
+    cmd: list[str], env: Mapping[str, str], project: Project, run_id: str, lines: int, *, within: float
+) -> bool:
+    """Start ``cmd`` (a ``herald send`` of ``run_id``) and SIGKILL it once the run's ledger holds ``lines`` lines,
+    unless it ends or ``within`` seconds pass first. True when it was killed while still sending; either way its
+    output must not show the API key."""
+    proc = subprocess.Popen(cmd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + within
+    while proc.poll() is None and ledger_lines(project, run_id) < lines and time.monotonic() < deadline:
+        time.sleep(0.005)
+    killed = proc.poll() is None
+    if killed:
+        os.kill(proc.pid, signal.SIGKILL)
+    out, err = proc.communicate()
+    assert API_KEY.encode() not in out + err
+    return killed

@@ -12,7 +12,8 @@ import pytest
 
 from herald.project import Project
 from senders import ledger
-from senders.job import SendJob, SendOptions, load_run
+from senders.job import SendJob, load_run
+from senders.options import SendOptions
 from tests.fakes.fcm import FakeFcm
 from tests.senders.conftest import LINK_SECRET, SendWorld
 

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,17 +22,16 @@ from herald.raw_schema import CONSENT_EVENTS
 from senders import ledger
 from senders.job import load_run
 from tests.fakes.sendgrid import FakeSendGrid
-from tests.senders.conftest import API_KEY, SendWorld, send_until_settled, sender_env
+from tests.senders.conftest import (
+    API_KEY,
+    SendWorld,
+    kill_once_ledger_holds,
+    send_cmd,
+    send_until_settled,
+    sender_env,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def _send_cmd(run_id: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "herald.cli", "send", run_id, "--quiet", *extra]
-
-
-def _lines(project: Project, run_id: str) -> int:
-    return sum(p.read_bytes().count(b"\n") for p in ledger.run_dir(project, run_id).glob("shard-*.jsonl"))
 
 
 def _unsubscribe(project: Project, profile_ids: list[str], topic: str) -> None:
@@ -71,7 +67,7 @@ def test_sigkill_at_20_random_points_sends_each_message_once_and_none_to_the_uns
     fake_sendgrid.latency = 0.03  # a send that lasts long enough to be killed in
     # Lookups settle what the kills left; an absence counts after a settling time far above the fake's (nil) lag.
     env = {**os.environ, **sender_env(send_project, fake_sendgrid), "HERALD_SENDGRID_LOOKUP_SETTLE": "5"}
-    cmd = _send_cmd(run_id, "--concurrency", "2", "--batch-size", "100")
+    cmd = send_cmd(run_id, "--concurrency", "2", "--batch-size", "100")
     rng = random.Random(20261129)
     total_lines = 2 * len(recipients)
     targets = sorted(rng.sample(range(50, total_lines - 200), 20))  # ledger sizes at which to kill
@@ -83,15 +79,7 @@ def test_sigkill_at_20_random_points_sends_each_message_once_and_none_to_the_uns
             pending = [r.profile_id for r in recipients if r.recipient_id not in claimed and r.profile_id]
             unsubscribed = rng.sample(pending, 40)
             _unsubscribe(send_project, unsubscribed, "newsletter")
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and _lines(send_project, run_id) < target and time.monotonic() < deadline:
-            time.sleep(0.005)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            killed_mid_send += 1
-        out, err = proc.communicate()
-        assert API_KEY.encode() not in out + err
+        killed_mid_send += kill_once_ledger_holds(cmd, env, send_project, run_id, target, within=60)
     assert killed_mid_send >= 15  # the kills landed while it was sending, not after it finished
 
     # Restarted without a kill, the sender settles what the kills left (found → accepted; absent once settled →
@@ -125,7 +113,7 @@ def test_two_senders_started_at_once_never_send_a_message_twice(
     # Long enough for the second sender to start while the first still works (a fast sender could otherwise finish
     # every shard before the other has loaded the run).
     fake_sendgrid.latency = 0.05
-    cmd = _send_cmd(run_id, "--concurrency", "16")
+    cmd = send_cmd(run_id, "--concurrency", "16")
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outputs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
@@ -144,7 +132,8 @@ def test_the_api_key_never_leaks(
 
     from herald.build import build
     from herald.errors import HeraldError
-    from senders.job import SendJob, SendOptions
+    from senders.job import SendJob
+    from senders.options import SendOptions
 
     caplog.set_level(logging.DEBUG)
     run_id = send_world.runs["logic_email"]

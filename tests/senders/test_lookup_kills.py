@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 
 import pytest
@@ -18,13 +14,9 @@ from herald.project import Project
 from senders import ledger
 from senders.job import load_run
 from tests.fakes.sendgrid import FakeSendGrid
-from tests.senders.conftest import API_KEY, SendWorld, send_until_settled, sender_env
+from tests.senders.conftest import API_KEY, SendWorld, kill_once_ledger_holds, send_cmd, send_until_settled, sender_env
 
 pytestmark = pytest.mark.slow
-
-
-def _lines(project: Project, run_id: str) -> int:
-    return sum(p.read_bytes().count(b"\n") for p in ledger.run_dir(project, run_id).glob("shard-*.jsonl"))
 
 
 def test_kills_with_lookups_on_never_send_twice_and_every_unknown_settles(
@@ -36,20 +28,12 @@ def test_kills_with_lookups_on_never_send_twice_and_every_unknown_settles(
     fake_sendgrid.activity_lag = 1.0  # and show in Email Activity only a while later
     # A settling time far above the fake's lag (as the default is far above SendGrid's), short enough for a test.
     env = {**os.environ, **sender_env(send_project, fake_sendgrid), "HERALD_SENDGRID_LOOKUP_SETTLE": "8"}
-    cmd = [sys.executable, "-m", "herald.cli", "send", run_id, "--quiet", "--concurrency", "4"]
+    cmd = send_cmd(run_id, "--concurrency", "4")
     rng = random.Random(20261203)
     targets = sorted(rng.sample(range(40, 2 * len(recipients) - 100), 10))  # ledger sizes at which to kill
     killed = 0
     for target in targets:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and _lines(send_project, run_id) < target and time.monotonic() < deadline:
-            time.sleep(0.005)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            killed += 1
-        out, err = proc.communicate()
-        assert API_KEY.encode() not in out + err
+        killed += kill_once_ledger_holds(cmd, env, send_project, run_id, target, within=120)
     assert killed >= 7  # the kills landed while it was sending
 
     history = ledger.read_history(send_project, run_id)

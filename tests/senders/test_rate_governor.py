@@ -17,7 +17,8 @@ from senders import ledger
 from senders.dispatch import Gate, RetryPolicy, call
 from senders.governor import GovernorSettings, RateGovernor
 from senders.http import KeepAlive
-from senders.job import SendJob, SendOptions, load_run
+from senders.job import SendJob, load_run
+from senders.options import SendOptions
 from senders.providers.base import Outcome, OutgoingMessage, RateLimited
 from tests.fakes.base import FakeProvider, Reply
 from tests.fakes.sendgrid import FakeSendGrid

@@ -15,8 +15,9 @@ from herald.content.render import Renderer
 from herald.project import Project
 from senders import ledger
 from senders.compose import Composer, Recipient
-from senders.job import SendJob, SendOptions, load_run
+from senders.job import SendJob, load_run
 from senders.links import Links
+from senders.options import SendOptions
 from senders.proof import send_proofs
 from senders.runs import run_composer
 from tests.fakes.sendgrid import FakeSendGrid

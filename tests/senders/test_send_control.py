@@ -14,7 +14,9 @@ from senders import ledger
 from senders.cli import format_summary
 from senders.dispatch import RetryPolicy
 from senders.errors import LedgerError, SendRefused
-from senders.job import SendJob, SendOptions, SendWindow, load_run
+from senders.job import SendJob, load_run
+from senders.options import SendOptions
+from senders.pacing import SendWindow
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.senders.conftest import SendWorld, sender_env
 

@@ -19,8 +19,9 @@ from herald import warehouse
 from herald.campaigns.prepare import prepare
 from herald.project import Project
 from senders import ledger
-from senders.job import SendJob, SendOptions
+from senders.job import SendJob
 from senders.links import Links
+from senders.options import SendOptions
 from senders.suppression import Suppressions
 from tests.conftest import make_scratch_project
 from tests.fakes.sendgrid import FakeSendGrid
