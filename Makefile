@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test install install-test system-deps build lint typecheck bench clean
+.PHONY: demo test install install-test system-deps build wheel lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,8 +63,13 @@ lint:
 build: install
 	$(BIN)/herald build
 
+# The wheel a team installs: the Python packages and Herald's dbt package (setup.py; docs/your-project.md).
+wheel: install
+	$(BIN)/pip wheel --no-deps -q -w dist .
+	@ls dist/herald-*.whl
+
 bench: install-test
 	$(BIN)/python bench/bench_build.py
 
 clean:
-	rm -rf warehouse target logs
+	rm -rf warehouse target logs build dist

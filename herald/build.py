@@ -34,11 +34,13 @@ import duckdb
 import yaml
 
 from herald import clock, landing, warehouse, warm_dbt
-from herald.audiences.models import BUILDS, GENERATED_DIR, MEMBERSHIPS, MODEL_PREFIX
-from herald.errors import BuildError, WarehouseNotReady
+from herald.audiences.models import BUILDS, MEMBERSHIPS, MODEL_PREFIX
+from herald.errors import BuildError, ConfigError, WarehouseNotReady
 from herald.files import replacing, write_atomic
+from herald.package import CHECKOUT_GENERATED_DIR, PACKAGE_ENV, PACKAGE_NAME, assemble_package
 from herald.progress import report
 from herald.project import Project
+from herald.settings import named_variables, read_settings
 from herald.warehouse import DELIVERIES_CATALOG
 
 KEEP_PUBLISHED = 3
@@ -57,8 +59,6 @@ META_TABLES: dict[str, str] = {
     "delivery_run_approvals": "run_id varchar, approver varchar, content_hash varchar, approved_at timestamp, "
     "note varchar",
 }
-# The models dbt writes to the delivery-runs file (dbt_project.yml: marts/deliveries, +database: deliveries).
-DELIVERY_MODELS_DIR = "dbt_project/models/marts/deliveries"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +78,10 @@ SECRET_VARIABLES = frozenset(
 
 def dbt_env(project: Project, *, batch_cutoff: str | None = None, target: str = "duckdb") -> dict[str, str]:
     """Environment for a dbt child process working on ``project``."""
-    # Provider credentials and the link secret never reach dbt: it cannot log or record what it never sees.
-    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+    # Provider credentials and the link secret never reach dbt: it cannot log or record what it never sees (nor
+    # the variables herald.yml names for them).
+    secrets = SECRET_VARIABLES | named_variables(read_settings(project.root))
+    env = {k: v for k, v in os.environ.items() if k not in secrets}
     env.update(
         {
             "DBT_PROFILES_DIR": str(project.root),
@@ -95,9 +97,26 @@ def dbt_env(project: Project, *, batch_cutoff: str | None = None, target: str = 
             "HERALD_TARGET": target,
         }
     )
+    if project.uses_package:
+        # packages.yml installs Herald's models from here (herald/scaffold.py; ensure_dbt_package assembles it).
+        env[PACKAGE_ENV] = str(project.assembled_package_dir)
     if batch_cutoff is not None:
         env["HERALD_BATCH_CUTOFF"] = batch_cutoff
     return env
+
+
+def ensure_dbt_package(project: Project, *, quiet: bool = True) -> None:
+    """In a project that uses Herald's dbt package: assemble it (the installed Herald's models with the project's
+    generated audience models, ``herald.package.assemble_package``) and install it (``dbt deps``) unless it is
+    installed already. In a fresh clone, or after the state folder moved, it is not."""
+    if not project.uses_package:
+        return
+    wanted = assemble_package(project.assembled_package_dir, project.generated_dir).resolve()
+    installed = project.root / "dbt_packages" / PACKAGE_NAME
+    if installed.is_dir() and installed.resolve() == wanted:
+        return
+    # --upgrade: resolve packages.yml afresh rather than from a lock file naming a former location.
+    run_dbt(project, ["deps", "--upgrade"], quiet=quiet, install=False)
 
 
 def dbt_executable() -> str:
@@ -124,9 +143,13 @@ def run_dbt(
     batch_cutoff: str | None = None,
     quiet: bool = False,
     env: Mapping[str, str] | None = None,
+    install: bool = True,
 ) -> None:
     """Run one dbt command in a child process, streaming its lines (and its progress to the current progress
-    sink); raises BuildError with dbt's own failure lines."""
+    sink); raises BuildError with dbt's own failure lines. In a project that uses Herald as a dbt package, the
+    package is installed first when it is not in place (``install``)."""
+    if install:
+        ensure_dbt_package(project)
     full_env = {**dbt_env(project, batch_cutoff=batch_cutoff), **(env or {})}
     lines: list[str] = []
 
@@ -174,16 +197,46 @@ def fingerprint(project: Project, batch_cutoff: str, *, audiences: bool = True) 
     fingerprints differ at most in their audiences, which an audience-only build can then bring up to date.
     """
     h = hashlib.sha256(batch_cutoff.encode())
-    files = [project.root / "dbt_project.yml", project.root / "profiles.yml"]
-    for folder in ("dbt_project", "seeds/reference"):
-        files += sorted(p for p in (project.root / folder).rglob("*") if p.is_file())
-    generated = project.root / GENERATED_DIR
-    for path in files:
+    generated = project.generated_dir
+    for name, path in dbt_files(project):
         if not audiences and generated in path.parents:
             continue
-        h.update(str(path.relative_to(project.root)).encode())
+        h.update(name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+# What dbt reads of a project, besides Herald's package: its settings and its own dbt folders.
+_PROJECT_DBT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml")
+_PROJECT_DBT_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses", "generated")
+_PACKAGE_DBT_FOLDERS = ("dbt_project", "seeds/reference")
+
+
+def dbt_files(project: Project) -> list[tuple[str, Path]]:
+    """Every file a build's models depend on, with the name it is fingerprinted under: Herald's package (its
+    dbt_project.yml, models, macros, tests and reference seeds) and, in a project of its own, the project's dbt
+    files (settings, models, macros, tests, seeds). In this repository both are the root, named as before."""
+    package = project.dbt_package_dir
+    prefix = f"{PACKAGE_NAME}/" if project.uses_package else ""
+    if project.uses_package:
+        files = [(f"{prefix}dbt_project.yml", package / "dbt_project.yml")]
+    else:
+        files = [(name, project.root / name) for name in ("dbt_project.yml", "profiles.yml")]
+    for folder in _PACKAGE_DBT_FOLDERS:
+        for path in _files_under(package / folder):
+            relative = path.relative_to(package)
+            # A checkout's own generated models are not part of the package a project installs.
+            if not (project.uses_package and relative.is_relative_to(CHECKOUT_GENERATED_DIR)):
+                files.append((prefix + str(relative), path))
+    if project.uses_package:
+        files += [(name, project.root / name) for name in _PROJECT_DBT_FILES if (project.root / name).is_file()]
+        for folder in _PROJECT_DBT_FOLDERS:
+            files += [(str(p.relative_to(project.root)), p) for p in _files_under(project.root / folder)]
+    return files
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
 def streams_fingerprint(project: Project) -> str:
@@ -273,6 +326,13 @@ def published_build(project: Project) -> PublishedBuild | None:
 def _locked_for_build(project: Project) -> Iterator[str]:
     """Hold the build lock, with the audience models generated from their specs; yields the batch cut-off: the
     newest batch landed, which the build reads up to."""
+    target = read_settings(project.root).target
+    if target != "duckdb":
+        # Published warehouses are DuckDB files: on another engine dbt builds the models, Herald publishes nothing.
+        raise ConfigError(
+            f"herald.yml sets warehouse.target: {target}: Herald builds and publishes a DuckDB warehouse; run the "
+            f"models on {target} with `HERALD_TARGET={target} herald dbt build` (docs/your-project.md)"
+        )
     landing.ensure_initialized(project)
     with build_lock(project):
         generate_audience_models(project)
@@ -526,7 +586,7 @@ def _mark_build_file_dirty(project: Project) -> None:
 
 
 def _delivery_model_names(project: Project) -> list[str]:
-    return sorted(p.stem for p in (project.root / DELIVERY_MODELS_DIR).glob("*.sql"))
+    return sorted(p.stem for p in project.delivery_models_dir.glob("*.sql"))
 
 
 def _move_deliveries_out_of_main(project: Project) -> None:
@@ -558,9 +618,14 @@ def _sql_path(path: Path) -> str:
 
 
 def configured_as_of(project: Project) -> str | None:
-    """The ``as_of`` var set in dbt_project.yml (to rebuild a past state), or None for "the build time"."""
+    """The ``as_of`` var set in dbt_project.yml (to rebuild a past state), or None for "the build time": in a
+    project of its own, set for every package or for Herald's (``vars: {herald: {as_of: ...}}``)."""
     doc = yaml.safe_load((project.root / "dbt_project.yml").read_text(encoding="utf-8")) or {}
-    value = (doc.get("vars") or {}).get("as_of")
+    variables = doc.get("vars") or {}
+    scoped = variables.get(PACKAGE_NAME) if project.uses_package else None
+    value = scoped.get("as_of") if isinstance(scoped, dict) else None
+    if value is None:
+        value = variables.get("as_of")
     return None if value in (None, "") else str(value)
 
 

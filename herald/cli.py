@@ -1,5 +1,6 @@
 """``herald`` — the command line, a thin layer over the library.
 
+    herald init PATH [--demo]        a new project of your own (settings, specs, its dbt project)
     herald demo                      land the demo data and build (the app is started by `make demo`)
     herald build                     build the warehouse with dbt and publish it for readers
     herald status                    what is published and what has landed
@@ -16,6 +17,11 @@
     herald serve                     the public endpoints: provider webhooks, unsubscribe, preferences, forms
     herald ingest events FILE        load provider event exports; herald ingest flush lands the webhook spool
     herald run [--workflow NAME]     run the workflows and journeys that are due (specs/workflows/; docs/automation.md)
+    herald dbt ARGS                  run dbt in the project, with the environment Herald's models need
+    herald app [--port 8501]         serve the app (Streamlit) on the project's published warehouse
+
+Every command but ``herald init`` runs in the project around the current folder (the nearest herald.yml above
+it), or in ``HERALD_HOME``.
 
 Every command exits 0 on success, 1 on a failure Herald explains, 2 when an input file cannot be read.
 ``herald send`` also exits 3 when the run may not be sent, 4 when it stopped early (paused, cancelled, account
@@ -29,6 +35,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import inspect
+import os
 import re
 import sys
 import textwrap
@@ -39,9 +46,11 @@ from typing import Any
 from herald import warm_dbt
 from herald.errors import HeraldError
 from herald.project import Project, find_project
+from herald.settings import provider_environment, read_settings
 from herald.terminal import format_table
 
 Handler = Callable[[argparse.Namespace, Project], int]
+ProjectlessHandler = Callable[[argparse.Namespace], int]
 
 _LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
 _EXAMPLE = re.compile(r"\s*Example:\s*``(.+?)``\s*\Z", re.DOTALL)
@@ -78,6 +87,47 @@ def terminal_help(doc: str | None) -> dict[str, Any]:
         text += "\n\nExample:\n  " + " ".join(example.group(1).split())
     # argparse %-formats a help string, never a description.
     return {"help": summary.replace("%", "%%"), "description": text, "formatter_class": TerminalFormatter}
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a new project of your own into an empty folder. Example: ``herald init acme_campaigns --demo``"""
+    from herald.scaffold import init_project
+
+    made = init_project(Path(args.path), demo=args.demo, name=args.name)
+    print(f"Wrote Herald project {made.name} in {made.root} ({len(made.files)} files).")
+    then = "herald demo" if args.demo else "herald build"
+    print(f"Next: cd {args.path} && {then}   (README.md says more)")
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace, project: Project) -> int:
+    """Run dbt in the project, with the environment Herald's models need (paths, the package).
+
+    Example: ``herald dbt ls --select herald.marts``"""
+    from herald.build import run_dbt
+
+    if not args.dbt_args:
+        raise HeraldError("herald dbt needs dbt's arguments, e.g. `herald dbt ls`")
+    run_dbt(project, args.dbt_args)
+    return 0
+
+
+def cmd_app(args: argparse.Namespace, project: Project) -> int:
+    """Serve the app on the project's published warehouse until Ctrl-C. Example: ``herald app --port 8501``"""
+    import importlib.util
+
+    found = importlib.util.find_spec("app")
+    if found is None or found.origin is None:
+        raise HeraldError("the app is not installed with this Herald")
+    script = Path(found.origin).parent / "streamlit_app.py"
+    print(f"Herald's app on http://localhost:{args.port} for {project.root} (Ctrl-C stops it)")
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true"]
+    command += ["--server.port", str(args.port), "--browser.gatherUsageStats", "false"]
+    env = {**os.environ, "HERALD_HOME": str(project.root), "HERALD_WAREHOUSE_DIR": str(project.warehouse_dir)}
+    # Streamlit takes this process's place: signals (Ctrl-C, a supervisor's stop) reach it directly.
+    sys.stdout.flush()
+    os.chdir(project.root)
+    os.execve(sys.executable, command, env)
 
 
 def cmd_build(args: argparse.Namespace, project: Project) -> int:
@@ -379,6 +429,18 @@ def build_parser() -> argparse.ArgumentParser:
             p.set_defaults(handler=handler)
         return p
 
+    p = add("init", doc=cmd_init.__doc__)
+    p.set_defaults(projectless=cmd_init)
+    p.add_argument("path", help="the new project's folder (created if missing; must be empty)")
+    p.add_argument("--demo", action="store_true", help="start from the demo's specs (`herald demo` lands its data)")
+    p.add_argument("--name", help="its dbt project name (default: from the folder's name)")
+
+    p = add("dbt", cmd_dbt)
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's command and arguments")
+
+    p = add("app", cmd_app)
+    p.add_argument("--port", type=int, default=8501, help="the port to serve on (default: 8501)")
+
     p = add("build", cmd_build)
     p.add_argument("--select", nargs="+", help="dbt selection (default: everything)")
     p.add_argument("--force", action="store_true", help="build even when nothing changed")
@@ -476,7 +538,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        projectless: ProjectlessHandler | None = getattr(args, "projectless", None)
+        if projectless is not None:
+            return projectless(args)
         project = find_project()
+        # Credentials in the variables herald.yml names, under the names Herald's senders read.
+        os.environ.update(provider_environment(read_settings(project.root), os.environ))
         code: int = args.handler(args, project)
         return code
     except HeraldError as exc:

@@ -27,7 +27,6 @@ from herald.landing import LandedBatch
 from herald.project import Project
 from herald.raw_schema import BATCH_COLUMNS, IMPORT_BATCHES, RAW_TABLES, RawTable, RawType
 
-DEMO_SEEDS_SUBDIR = "demo"
 DEMO_RECORD = "demo.json"
 # The demo's own specs, whose dates were written for the seeds' calendar (campaign dates, schedules, a journey's
 # start): they move with the data, so the demo's schedules lie ahead of the day it lands.
@@ -46,7 +45,8 @@ _CSV_TYPES: dict[RawType, str] = {
 
 
 def demo_seeds_dir(project: Project) -> Path:
-    return project.seeds_dir / DEMO_SEEDS_SUBDIR
+    """The demo seeds: Herald's, whichever project lands them (``herald init --demo`` copies only the specs)."""
+    return project.demo_seeds_dir
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: RawTable) -> duckdb.DuckDBPyRelation:

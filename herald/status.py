@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from herald import landing, warehouse
+from herald import __version__, landing, warehouse
 from herald.errors import WarehouseNotReady
 from herald.project import Project
 from herald.raw_schema import IMPORT_BATCHES, RAW_TABLES
@@ -12,6 +12,9 @@ from herald.raw_schema import IMPORT_BATCHES, RAW_TABLES
 
 def describe(project: Project) -> str:
     lines: list[str] = [f"Project:   {project.root}", f"Warehouse: {project.warehouse_dir}"]
+    # Which Herald's models the project builds: its own dbt project's package, or this checkout itself.
+    models = f"herald {__version__} from {project.dbt_package_dir}"
+    lines.append(f"Models:    {models}" + ("" if project.uses_package else " (the project's own dbt project)"))
     cutoff = None
     try:
         con = warehouse.connect(project)

@@ -1,5 +1,11 @@
 """Read the published warehouse: the only way the app, exports and senders read marts.
 
+Two kinds of warehouse sit behind one seam (``reader``): the embedded one, DuckDB files published by
+``herald build`` (the default, described below), and a SQL warehouse reached through ibis (PostgreSQL today),
+named by ``HERALD_WAREHOUSE_URL``, e.g. ``postgresql://herald@db.example.com:5432/marketing?schema=herald``.
+A ``Reader`` is one open view of the published build: it runs SQL in its own dialect (the audience compiler
+writes that dialect from one query) and answers Arrow tables.
+
 Readers open the file named in ``CURRENT`` read-only, so any number of them run beside a build or an import
 and never see a half-built state. Each call to ``connect`` re-reads the pointer: a new connection after a
 publish sees the new build, an open one keeps its consistent snapshot.
@@ -12,13 +18,20 @@ The first holds views of the second's tables under their usual names (``send_lis
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 import ibis
+import pyarrow as pa
 from ibis.backends.duckdb import Backend as IbisDuckDB
 
-from herald.errors import WarehouseNotReady
+from herald.errors import ConfigError, WarehouseNotReady
 from herald.project import Project
 
 
@@ -92,3 +105,121 @@ def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         " and table_name not like 'int\\_%' escape '\\' order by table_name"
     ).fetchall()
     return [r[0] for r in rows]
+
+
+# --------------------------------------------------------------------------------------------------- the seam
+
+Dialect = Literal["duckdb", "postgres", "spark"]
+
+
+class Reader(Protocol):
+    """One open, consistent view of the published warehouse."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def schema(self) -> str:
+        """The schema the marts are in (unqualified table names resolve there)."""
+        ...
+
+    def arrow(self, sql: str) -> pa.Table:
+        """Run one query written in ``dialect``; its whole answer. Eager."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedReader:
+    """A published DuckDB file (its delivery runs attached), read-only."""
+
+    con: duckdb.DuckDBPyConnection
+    dialect: Dialect = "duckdb"
+    schema: str = "main"
+
+    def arrow(self, sql: str) -> pa.Table:
+        return self.con.execute(sql).to_arrow_table()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+@dataclass(frozen=True, slots=True)
+class SqlReader:
+    """A SQL warehouse through ibis: the published schema on the search path, one connection."""
+
+    backend: Any  # an ibis backend (ibis.postgres.connect(...))
+    schema: str
+    dialect: Dialect = "postgres"
+
+    def arrow(self, sql: str) -> pa.Table:
+        with self.backend.raw_sql(sql) as cursor:
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows]) if rows else _empty(names)
+
+    def close(self) -> None:
+        self.backend.disconnect()
+
+
+def _empty(names: list[str]) -> pa.Table:
+    return pa.table({n: pa.array([], pa.null()) for n in names})
+
+
+@dataclass(frozen=True, slots=True)
+class SqlWarehouse:
+    """Where a SQL warehouse is: ``postgresql://user[:password]@host[:port]/database?schema=name``. Equal when
+    they name the same place."""
+
+    url: str
+
+    @property
+    def schema(self) -> str:
+        return parse_qs(urlsplit(self.url).query).get("schema", ["herald"])[0]
+
+    def open(self) -> SqlReader:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ConfigError(f"HERALD_WAREHOUSE_URL: {parts.scheme!r} is not a warehouse Herald reads (postgresql)")
+        backend = ibis.postgres.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=parts.username or "postgres",
+            password=parts.password or "",
+            database=parts.path.lstrip("/") or "postgres",
+        )
+        schema = self.schema
+        if not schema.replace("_", "").isalnum():
+            raise ConfigError(f"HERALD_WAREHOUSE_URL: schema {schema!r} is not a plain name")
+        backend.raw_sql(f"set search_path to {schema}").close()
+        return SqlReader(backend=backend, schema=schema)
+
+
+def sql_warehouse(env: dict[str, str] | None = None) -> SqlWarehouse | None:
+    """The SQL warehouse ``HERALD_WAREHOUSE_URL`` names; None: the embedded one."""
+    url = (env if env is not None else os.environ).get("HERALD_WAREHOUSE_URL", "")
+    return SqlWarehouse(url) if url else None
+
+
+def has_table(reader: Reader, schema: str, table: str) -> bool:
+    """Whether the warehouse holds ``schema.table`` (a table or a view). Both names are plain identifiers."""
+    if not (schema.replace("_", "").isalnum() and table.replace("_", "").isalnum()):
+        raise ValueError(f"not plain names: {schema!r}, {table!r}")
+    found = reader.arrow(
+        "select count(*) as n from information_schema.tables"
+        f" where table_schema = '{schema}' and table_name = '{table}'"
+    )
+    return bool(found.column("n")[0].as_py())
+
+
+@contextmanager
+def reader(project: Project, path: Path | None = None) -> Iterator[Reader]:
+    """The published build open for reading for the duration of the block: the SQL warehouse when one is
+    configured, else the current published file (or ``path``, a published file resolved earlier)."""
+    remote = sql_warehouse() if path is None else None
+    opened: Reader = remote.open() if remote is not None else EmbeddedReader(connect(project, path))
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -67,6 +67,7 @@ LONG_GROUPS = (
     "tests/warehouse/test_calendar.py",
     "tests/dbt/test_portability.py",
     "tests/dbt/test_own_tables.py",
+    "tests/packaging/test_installed.py",
     "tests/app/test_audiences_browser.py",
     "tests/automation/test_entries.py",
     "tests/app/test_audiences_page.py",

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
@@ -40,7 +39,7 @@ class LiveWarehouse:
     """One published build, open read-only, with the schema and reference time audiences compile against.
     ``rollups_as_of`` is the reference time its ``profile_rollups`` was built at (None without one)."""
 
-    con: duckdb.DuckDBPyConnection
+    reader: warehouse.Reader
     schema: Schema
     as_of: dt.datetime
     build_id: str | None
@@ -56,15 +55,15 @@ class LiveWarehouse:
             rollups=self.rollups_as_of is not None and self.rollups_as_of == self.as_of,
         )
 
-    def sql(self, spec: AudienceSpec, dialect: Dialect = "duckdb") -> str:
+    def sql(self, spec: AudienceSpec, dialect: Dialect | None = None) -> str:
         """The compiled query, as "Show SQL" displays it (with this build's reference time)."""
-        return self.compiler().sql(spec, dialect)
+        return self.compiler().sql(spec, dialect or self.reader.dialect)
 
     def _members(self, spec: AudienceSpec) -> exp.Select:
         return self.compiler().query(spec)
 
     def _run(self, query: exp.Expr) -> pa.Table:
-        return self.con.execute(query.sql(dialect="duckdb")).to_arrow_table()
+        return self.reader.arrow(query.sql(dialect=self.reader.dialect))
 
     def count(self, spec: AudienceSpec) -> AudienceCount:
         members = self._members(spec).subquery("members")
@@ -178,48 +177,42 @@ class LiveWarehouse:
 
 @contextmanager
 def open_live(project: Project, path: Path | None = None) -> Iterator[LiveWarehouse]:
-    """The current published build (or the file ``path``), open read-only for the duration of the block."""
-    con = warehouse.connect(project, path)
-    try:
-        schema = from_warehouse(con)
+    """The published build (the SQL warehouse when one is configured, else the current published file or the
+    file ``path``), open read-only for the duration of the block."""
+    with warehouse.reader(project, path) as reader:
+        schema = from_warehouse(reader)
+        meta = _build_info(reader)
         yield LiveWarehouse(
-            con=con,
+            reader=reader,
             schema=schema,
-            as_of=build_as_of(con),
-            build_id=_build_id(con),
+            as_of=_as_datetime(meta[0]) if meta and meta[0] is not None else clock.now().replace(tzinfo=None),
+            build_id=None if not meta or meta[1] is None else str(meta[1]),
             library=AudienceLibrary.of(project),
-            rollups_as_of=rollups_as_of(con) if PROFILE_ROLLUPS in schema.tables else None,
+            rollups_as_of=rollups_as_of(reader) if PROFILE_ROLLUPS in schema.tables else None,
         )
-    finally:
-        con.close()
 
 
-def build_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime:
-    """The reference time the published build used; its publish time for builds that did not record one."""
-    try:
-        row = con.execute("select coalesce(as_of, published_at) from herald_meta.build_info").fetchone()
-    except duckdb.Error:
-        row = None
-    if row and row[0] is not None:
-        value = row[0]
-        return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return clock.now().replace(tzinfo=None)
-
-
-def rollups_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
-    """The one reference time ``profile_rollups`` was built at; None if its rows disagree or it has none."""
-    row = con.execute(
-        f"select min(built_at), max(built_at), count(*) = count(built_at) from {PROFILE_ROLLUPS}"
-    ).fetchone()
-    if row is None or row[0] is None or row[0] != row[1] or not row[2]:
+def _build_info(reader: warehouse.Reader) -> tuple[object, object] | None:
+    """(reference time, build id) the published build recorded; None for a build that recorded none. The
+    reference time is the publish time for builds from before it was recorded."""
+    if not warehouse.has_table(reader, "herald_meta", "build_info"):
         return None
-    value = row[0]
+    rows = reader.arrow("select coalesce(as_of, published_at) as as_of, build_id from herald_meta.build_info")
+    first = rows.to_pylist()[:1]
+    return (first[0]["as_of"], first[0]["build_id"]) if first else None
+
+
+def _as_datetime(value: object) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
-def _build_id(con: duckdb.DuckDBPyConnection) -> str | None:
-    try:
-        row = con.execute("select build_id from herald_meta.build_info").fetchone()
-    except duckdb.Error:
+def rollups_as_of(reader: warehouse.Reader) -> dt.datetime | None:
+    """The one reference time ``profile_rollups`` was built at; None if its rows disagree or it has none."""
+    rows = reader.arrow(
+        f"select min(built_at) as low, max(built_at) as high, count(*) = count(built_at) as complete"
+        f" from {PROFILE_ROLLUPS}"
+    ).to_pylist()
+    row = rows[0] if rows else None
+    if row is None or row["low"] is None or row["low"] != row["high"] or not row["complete"]:
         return None
-    return None if row is None else str(row[0])
+    return _as_datetime(row["low"])

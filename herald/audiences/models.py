@@ -2,8 +2,10 @@
 
 For each saved audience ``specs/audiences/<name>.yml`` this writes ``aud_<name>.sql`` (its members: one row
 per profile, with its group) and its YAML (grain, key, tests, group shares), plus ``audience_memberships.sql``,
-the incremental mart that keeps every build's membership. Generated files carry the spec's version; a test
-regenerates them and fails on any difference, so a model never drifts from its spec.
+the incremental mart that keeps every build's membership, into the project's ``generated_dir``: inside Herald's
+dbt package in this repository, ``generated/audiences/`` in a project of its own (built as part of the package,
+``herald.package.assemble_package``, so the same text works in both). Generated files carry the spec's
+version; a test regenerates them and fails on any difference, so a model never drifts from its spec.
 
 The model holds the compiled SQL of each supported engine in a ``target.type`` branch. Names in it come from
 the allow-list; user values are literals. dbt renders the model and its YAML with Jinja, so the SQL and every
@@ -33,6 +35,7 @@ from herald.project import Project
 from herald.safe_text import jinja_inert, yaml_for_dbt
 
 MODEL_PREFIX = "aud_"
+# Where this repository keeps its generated models; a project's own folder is ``Project.generated_dir``.
 GENERATED_DIR = Path("dbt_project/models/marts/audiences/generated")
 MEMBERSHIPS = "audience_memberships"
 BUILDS = "audience_builds"
@@ -70,25 +73,26 @@ def dbt_compiler(schema: Schema, library: AudienceLibrary, *, rollups: bool = Tr
 def generate(project: Project) -> list[GeneratedFile]:
     """Every generated file for the project's saved audiences (compiling each one; errors name the spec)."""
     library = AudienceLibrary.of(project)
-    schema = from_contracts(project.root)
+    schema = from_contracts(project)
     compilers = (dbt_compiler(schema, library), dbt_compiler(schema, library, rollups=False))
     specs = library.all()
+    folder = project.generated_dir.relative_to(project.root)
     files = []
     for spec in specs:
         try:
-            files.append(GeneratedFile(GENERATED_DIR / f"{model_name(spec.name)}.sql", _model_sql(*compilers, spec)))
+            files.append(GeneratedFile(folder / f"{model_name(spec.name)}.sql", _model_sql(*compilers, spec)))
         except AudienceSpecError as exc:
             raise AudienceSpecError(f"audience {spec.name}: {exc}") from exc
-    files.append(GeneratedFile(GENERATED_DIR / "_audiences__models.yml", _models_yaml(specs)))
-    files.append(GeneratedFile(GENERATED_DIR / f"{MEMBERSHIPS}.sql", _memberships_sql(specs)))
-    files.append(GeneratedFile(GENERATED_DIR / f"{BUILDS}.sql", _builds_sql(specs)))
+    files.append(GeneratedFile(folder / "_audiences__models.yml", _models_yaml(specs)))
+    files.append(GeneratedFile(folder / f"{MEMBERSHIPS}.sql", _memberships_sql(specs)))
+    files.append(GeneratedFile(folder / f"{BUILDS}.sql", _builds_sql(specs)))
     return files
 
 
 def write(project: Project) -> list[Path]:
     """Write the generated files and delete generated models of audiences that no longer exist."""
     files = generate(project)
-    folder = project.root / GENERATED_DIR
+    folder = project.generated_dir
     folder.mkdir(parents=True, exist_ok=True)
     keep = {project.root / f.path for f in files}
     for stale in folder.glob("*"):
@@ -107,7 +111,7 @@ def write(project: Project) -> list[Path]:
 def drift(project: Project) -> list[str]:
     """Generated files that differ from what the specs generate now (missing, stale or edited by hand)."""
     files = generate(project)
-    folder = project.root / GENERATED_DIR
+    folder = project.generated_dir
     expected = {project.root / f.path: f.text for f in files}
     problems = []
     for path, text in expected.items():

@@ -18,6 +18,9 @@ import duckdb
 import yaml
 
 from herald.errors import AudienceSpecError
+from herald.package import herald_dbt_package
+from herald.project import Project
+from herald.warehouse import EmbeddedReader, Reader
 
 ColumnKind = Literal["string", "integer", "number", "boolean", "date", "timestamp"]
 
@@ -72,19 +75,21 @@ def kind_of_sql_type(sql_type: str) -> ColumnKind | None:
         return "boolean"
     if t in ("bigint", "integer", "int", "smallint", "tinyint", "hugeint", "ubigint", "uinteger"):
         return "integer"
-    if "double" in t or "float" in t or "decimal" in t or t == "real":
+    if "double" in t or "float" in t or "decimal" in t or t in ("real", "numeric"):
         return "number"
-    if "string" in t or "text" in t or "varchar" in t:
+    if "string" in t or "text" in t or "varchar" in t or t.startswith("character"):
         return "string"
     return None
 
 
-def from_warehouse(con: duckdb.DuckDBPyConnection) -> Schema:
-    """The schema of the published warehouse ``con`` is connected to."""
-    rows = con.execute(
+def from_warehouse(source: Reader | duckdb.DuckDBPyConnection) -> Schema:
+    """The schema of the published warehouse ``source`` reads (a reader of the seam, or a DuckDB connection)."""
+    reader = EmbeddedReader(source) if isinstance(source, duckdb.DuckDBPyConnection) else source
+    found = reader.arrow(
         "select table_name, column_name, data_type from information_schema.columns"
-        " where table_schema = 'main' order by table_name, ordinal_position"
-    ).fetchall()
+        f" where table_schema = '{reader.schema}' order by table_name, ordinal_position"
+    ).to_pylist()
+    rows = [(r["table_name"], r["column_name"], r["data_type"]) for r in found]
     tables: dict[str, dict[str, ColumnKind]] = {}
     for table, column, sql_type in rows:
         kind = kind_of_sql_type(str(sql_type))
@@ -93,10 +98,12 @@ def from_warehouse(con: duckdb.DuckDBPyConnection) -> Schema:
     return _frozen(tables)
 
 
-def from_contracts(project_root: Path) -> Schema:
-    """The schema the marts' enforced contracts promise, read from their YAML files."""
+def from_contracts(project: Project | Path) -> Schema:
+    """The schema the marts' enforced contracts promise, read from their YAML files in Herald's dbt package: the
+    project's (``Project.marts_dir``), or, given a folder, its own when it is a checkout of Herald, else the
+    installed package's."""
     tables: dict[str, dict[str, ColumnKind]] = {}
-    for path in sorted((project_root / "dbt_project" / "models" / "marts").rglob("*.yml")):
+    for path in sorted(_marts_dir(project).rglob("*.yml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for model in doc.get("models") or []:
             if model.get("name") not in AUDIENCE_TABLES:
@@ -107,6 +114,13 @@ def from_contracts(project_root: Path) -> Schema:
                 if kind is not None:
                     tables.setdefault(model["name"], {})[col["name"]] = kind
     return _frozen(tables)
+
+
+def _marts_dir(project: Project | Path) -> Path:
+    if isinstance(project, Project):
+        return project.marts_dir
+    own = project / "dbt_project" / "models" / "marts"
+    return own if own.is_dir() else herald_dbt_package() / "dbt_project" / "models" / "marts"
 
 
 def _frozen(tables: dict[str, dict[str, ColumnKind]]) -> Schema:

@@ -161,9 +161,6 @@ def content_controls(
     return out
 
 
-DELIVERY_MODELS = "dbt_project/models/marts/deliveries"
-
-
 def run_vars(
     ref: DeliveryRef,
     typology: Typology,
@@ -257,7 +254,7 @@ def prepare(
     run = run_vars(ref, typology, run_id, digest_of_content, fields, spec_version(audience), entered)
     # The run's models and their tests, not the engagement marts further down (metrics over every message): they
     # take the new run in at the next build, and rebuilding them here would cost minutes on a large warehouse.
-    select = (f"delivery_run_recipients+,path:{DELIVERY_MODELS}",)
+    select = (f"delivery_run_recipients+,{project.delivery_models_selector}",)
     results: list[ControlResult] = []
 
     def record_data_controls(con: duckdb.DuckDBPyConnection, build_id: str) -> None:

@@ -82,7 +82,12 @@ def test_hostile_audiences_build_and_dbt_gets_their_text_verbatim(
             assert node["config"]["meta"].get("owner", "") == spec.owner
             assert node["meta"].get("owner", "") == spec.owner
             built = dict(
-                live.con.execute(f"select audience_group, count(*) from {model_name(spec.name)} group by 1").fetchall()
+                [
+                    tuple(r.values())
+                    for r in live.reader.arrow(
+                        f"select audience_group, count(*) as n from {model_name(spec.name)} group by 1"
+                    ).to_pylist()
+                ]
             )
             # The compiler's query run directly, without dbt's Jinja: the same members in the same groups.
             assert built == {g: n for g, n in live.count(spec).groups if n}

@@ -53,7 +53,7 @@ ANSWERED: list[dict[str, Any]] = [
 
 
 def members(live: LiveWarehouse, compiler: Compiler, spec: AudienceSpec) -> set[str]:
-    return {str(r[0]) for r in live.con.execute(compiler.sql(spec)).fetchall()}
+    return {str(r["profile_id"]) for r in live.reader.arrow(compiler.sql(spec)).to_pylist()}
 
 
 def test_rollup_and_subqueries_select_the_same_profiles_on_the_demo_warehouse(demo_project: Project) -> None:
@@ -62,7 +62,7 @@ def test_rollup_and_subqueries_select_the_same_profiles_on_the_demo_warehouse(de
         rolled_up = live.compiler()
         assert rolled_up.rollups
         plain = dataclasses.replace(rolled_up, rollups=False)
-        total = live.con.execute("select count(*) from profiles").fetchone()[0]  # type: ignore[index]
+        total = live.reader.arrow("select count(*) as n from profiles").column("n")[0].as_py()
         for raw in ANSWERED:
             spec = parse_spec({"name": "probe", "where": raw})
             assert PROFILE_ROLLUPS in rolled_up.sql(spec) and PROFILE_ROLLUPS not in plain.sql(spec), raw

@@ -189,8 +189,36 @@ def test_postgres_builds_and_agrees_with_duckdb(
 
         assert _figures(run, "herald.") == duckdb_figures
         assert _members(run(_membership_sql("postgres", "herald."))) == duckdb_members
+        # What a publish records beside the marts: the build's reference time, which live counts compile with.
+        as_of = json.loads(build_vars[1])["as_of"]
+        cur.execute("create schema if not exists herald_meta")
+        cur.execute("create table herald_meta.build_info (build_id text, as_of timestamp, published_at timestamp)")
+        cur.execute("insert into herald_meta.build_info values ('postgres-build', %s, %s)", (as_of, as_of))
+        conn.commit()
     finally:
         conn.close()
+    # Live counts read through the warehouse seam: the same audiences count the same on the SQL warehouse.
+    url = f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/{postgres.dbname}?schema=herald"
+    assert _live_counts(demo_project, {"HERALD_WAREHOUSE_URL": url}) == _live_counts(demo_project, {})
+
+
+def _live_counts(project: Project, env: dict[str, str]) -> dict[str, Any]:
+    from herald.audiences.library import AudienceLibrary
+    from herald.audiences.live import open_live
+
+    previous = os.environ.pop("HERALD_WAREHOUSE_URL", None)
+    os.environ.update(env)
+    try:
+        with open_live(project) as live:
+            assert live.reader.dialect == ("postgres" if env else "duckdb")
+            specs = AudienceLibrary.of(project).all()
+            counts = {spec.name: live.count(spec) for spec in specs}
+            assert counts, "the demo has saved audiences to count"
+            return {"as_of": live.as_of, "counts": counts}
+    finally:
+        os.environ.pop("HERALD_WAREHOUSE_URL", None)
+        if previous is not None:
+            os.environ["HERALD_WAREHOUSE_URL"] = previous
 
 
 def test_spark_builds_and_agrees_with_duckdb(
