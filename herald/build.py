@@ -328,10 +328,10 @@ def _locked_for_build(project: Project) -> Iterator[str]:
     newest batch landed, which the build reads up to."""
     target = read_settings(project.root).target
     if target != "duckdb":
-        # Published warehouses are DuckDB files: on another engine dbt builds the models, Herald publishes nothing.
+        # A SQL warehouse is built by herald.sql_build (the command line picks it when HERALD_WAREHOUSE_URL is set).
         raise ConfigError(
-            f"herald.yml sets warehouse.target: {target}: Herald builds and publishes a DuckDB warehouse; run the "
-            f"models on {target} with `HERALD_TARGET={target} herald dbt build` (docs/your-project.md)"
+            f"herald.yml sets warehouse.target: {target}: set HERALD_WAREHOUSE_URL to the {target} database and "
+            "schema, and `herald build` lands, builds and publishes there (docs/your-warehouse.md)"
         )
     landing.ensure_initialized(project)
     with build_lock(project):

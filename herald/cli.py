@@ -133,7 +133,17 @@ def cmd_app(args: argparse.Namespace, project: Project) -> int:
 def cmd_build(args: argparse.Namespace, project: Project) -> int:
     """Build and publish. Example: ``herald build --select profiles+``"""
     from herald.build import build
+    from herald.warehouse import sql_warehouse
 
+    remote = sql_warehouse()
+    if remote is not None:  # HERALD_WAREHOUSE_URL: land, build and publish on that warehouse (herald/sql_build.py)
+        from herald.sql_build import build as build_on_sql
+
+        if args.select:
+            raise HeraldError("--select builds only the embedded warehouse; a SQL warehouse builds whole")
+        done = build_on_sql(project, remote)
+        print(f"Published build {done.build_id} ({done.seconds:.1f}s) as schema {remote.schema}.")
+        return 0
     result = build(project, select=args.select or (), force=args.force)
     if result.published_path is None:
         print(f"Up to date: build {result.build_id} already covers batches up to {result.batch_cutoff}.")

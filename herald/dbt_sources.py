@@ -81,7 +81,8 @@ def render_sources() -> str:
             {
                 "name": system,
                 "description": f"Raw {system} data as landed, one append-only batch at a time.",
-                "schema": "{{ target.schema }}_raw",
+                # A build into a schema of its own (a SQL warehouse's build schema) still reads the one raw schema.
+                "schema": "{{ var('herald_raw_schema', target.schema ~ '_raw') }}",
                 "meta": {"external_location": _external_location("_batch_id")},
                 "config": {
                     "freshness": {

@@ -178,22 +178,57 @@ class SqlWarehouse:
     def schema(self) -> str:
         return parse_qs(urlsplit(self.url).query).get("schema", ["herald"])[0]
 
-    def open(self) -> SqlReader:
+    def _parts(self) -> dict[str, Any]:
         parts = urlsplit(self.url)
         if parts.scheme not in ("postgres", "postgresql"):
             raise ConfigError(f"HERALD_WAREHOUSE_URL: {parts.scheme!r} is not a warehouse Herald reads (postgresql)")
+        if not self.schema.replace("_", "").isalnum():
+            raise ConfigError(f"HERALD_WAREHOUSE_URL: schema {self.schema!r} is not a plain name")
+        return {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 5432,
+            "user": parts.username or "postgres",
+            # A password in the URL, or (better: never in a file) in HERALD_PG_PASSWORD.
+            "password": parts.password or os.environ.get("HERALD_PG_PASSWORD", ""),
+            "dbname": parts.path.lstrip("/") or "postgres",
+        }
+
+    def open(self) -> SqlReader:
+        """A reader of the published schema (ibis), for the block that closes it."""
+        p = self._parts()
         backend = ibis.postgres.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-            user=parts.username or "postgres",
-            password=parts.password or "",
-            database=parts.path.lstrip("/") or "postgres",
+            host=p["host"], port=p["port"], user=p["user"], password=p["password"], database=p["dbname"]
         )
-        schema = self.schema
-        if not schema.replace("_", "").isalnum():
-            raise ConfigError(f"HERALD_WAREHOUSE_URL: schema {schema!r} is not a plain name")
-        backend.raw_sql(f"set search_path to {schema}").close()
-        return SqlReader(backend=backend, schema=schema)
+        backend.raw_sql(f"set search_path to {self.schema}").close()
+        return SqlReader(backend=backend, schema=self.schema)
+
+    def connection(self, *, autocommit: bool = False) -> Any:
+        """A psycopg connection for what writes (landing, publishing); a context manager that commits on a clean
+        exit and closes."""
+        import psycopg
+
+        p = self._parts()
+        return psycopg.connect(
+            host=p["host"],
+            port=p["port"],
+            user=p["user"],
+            password=p["password"],
+            dbname=p["dbname"],
+            autocommit=autocommit,
+        )
+
+    def dbt_env(self, *, schema: str) -> dict[str, str]:
+        """What profiles.yml's postgres target reads, building into ``schema``."""
+        p = self._parts()
+        return {
+            "HERALD_TARGET": "postgres",
+            "HERALD_PG_HOST": str(p["host"]),
+            "HERALD_PG_PORT": str(p["port"]),
+            "HERALD_PG_USER": str(p["user"]),
+            "HERALD_PG_PASSWORD": str(p["password"]),
+            "HERALD_PG_DBNAME": str(p["dbname"]),
+            "HERALD_PG_SCHEMA": schema,
+        }
 
 
 def sql_warehouse(env: dict[str, str] | None = None) -> SqlWarehouse | None:

@@ -22,7 +22,7 @@ import pytest
 from herald import warehouse
 from herald.project import Project
 from tests.conftest import ROOT, SKIP_UNIT_TESTS
-from tests.engines import load_landing_into_postgres, postgres_cluster
+from tests.engines import postgres_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.portability]
 
@@ -168,17 +168,21 @@ def test_postgres_builds_and_agrees_with_duckdb(
     build_vars: list[str],
     tmp_path: Path,
 ) -> None:
+    """`herald build` with HERALD_WAREHOUSE_URL: the demo's landed batches appended to the raw schema, every
+    model and test built into a build schema, published by a swap; the marts, the audiences and the live counts
+    read through the warehouse seam agree with DuckDB's."""
     import psycopg2
 
-    load_landing_into_postgres(demo_project.landing_dir, postgres, "herald")
-    # The demo seeds' column types work on PostgreSQL (the small ones; the rest came by COPY above). The same
-    # vars in both commands let the build reuse the seed command's parse.
+    from herald.sql_build import build as build_on_sql
+    from herald.warehouse import SqlWarehouse
+
+    # The demo seeds' column types work on PostgreSQL (the small ones; the rest land from the batches).
     _dbt(["seed", "--select", "push_tokens", "import_batches", *build_vars], postgres.env(), tmp_path)
-    _dbt(  # models, data, unit tests
-        ["build", "--exclude", "path:seeds/demo", *build_vars, "--threads", str(POSTGRES_THREADS)],
-        postgres.env(),
-        tmp_path,
-    )
+    url = f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/{postgres.dbname}?schema=herald"
+    wh = SqlWarehouse(url)
+    state = Project(root=ROOT, warehouse_dir=tmp_path / "state", landing=demo_project.landing_dir)
+    as_of = json.loads(build_vars[1])["as_of"]
+    first = build_on_sql(state, wh, as_of=as_of, quiet=True)
     conn = psycopg2.connect(host=postgres.host, port=postgres.port, user=postgres.user, dbname=postgres.dbname)
     try:
         cur = conn.cursor()
@@ -189,17 +193,22 @@ def test_postgres_builds_and_agrees_with_duckdb(
 
         assert _figures(run, "herald.") == duckdb_figures
         assert _members(run(_membership_sql("postgres", "herald."))) == duckdb_members
-        # What a publish records beside the marts: the build's reference time, which live counts compile with.
-        as_of = json.loads(build_vars[1])["as_of"]
-        cur.execute("create schema if not exists herald_meta")
-        cur.execute("create table herald_meta.build_info (build_id text, as_of timestamp, published_at timestamp)")
-        cur.execute("insert into herald_meta.build_info values ('postgres-build', %s, %s)", (as_of, as_of))
-        conn.commit()
+        assert run("select build_id from herald_meta.build_info") == first.build_id
     finally:
         conn.close()
-    # Live counts read through the warehouse seam: the same audiences count the same on the SQL warehouse.
-    url = f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/{postgres.dbname}?schema=herald"
     assert _live_counts(demo_project, {"HERALD_WAREHOUSE_URL": url}) == _live_counts(demo_project, {})
+    # Landing again appends nothing (a batch's id is its key); building again publishes by the same swap.
+    from herald.sql_build import land
+
+    assert land(state, wh).appended == 0
+    second = build_on_sql(state, wh, as_of=as_of, quiet=True)
+    with psycopg2.connect(host=postgres.host, port=postgres.port, user=postgres.user, dbname=postgres.dbname) as c2:
+        cur2 = c2.cursor()
+        cur2.execute("select build_id from herald_meta.build_info")
+        assert cur2.fetchone() == (second.build_id,)
+        cur2.execute("select schema_name from information_schema.schemata where schema_name like 'herald%'")
+        # The published schemas, the raw one and the record: no build or replaced schema left behind.
+        assert {row[0] for row in cur2.fetchall()} == {"herald", "herald_reference", "herald_raw", "herald_meta"}
 
 
 def _live_counts(project: Project, env: dict[str, str]) -> dict[str, Any]:

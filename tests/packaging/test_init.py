@@ -192,9 +192,9 @@ def test_a_past_state_is_set_in_the_projects_own_vars(tmp_path: Path) -> None:
     assert configured_as_of(project_at(root)) == "2026-01-31 00:00:00"
 
 
-def test_herald_builds_only_duckdb_warehouses_and_says_how_to_run_the_models_elsewhere(tmp_path: Path) -> None:
+def test_a_postgres_target_without_a_warehouse_url_says_how_to_build_there(tmp_path: Path) -> None:
     root = init_project(tmp_path / "shop").root
     (root / "herald.yml").write_text("warehouse: {target: postgres}\n")
-    with pytest.raises(ConfigError, match="HERALD_TARGET=postgres herald dbt build"):
+    with pytest.raises(ConfigError, match="set HERALD_WAREHOUSE_URL to the postgres database"):
         build(project_at(root))
     assert not (root / "warehouse").exists()
