@@ -8,7 +8,7 @@ its own, and a warehouse of its own"):
 - **Building**: dbt builds every model into the build schema (``<schema>_build``), never the published one,
   reading the raw schema up to the batch cut-off taken when the build started.
 - **Publishing**: one transaction renames the published schema away and the build schema into its place and
-  records ``herald_meta.build_info``; a reader sees the previous build or this one, whole. (PostgreSQL's views
+  records ``<schema>_meta.build_info``; a reader sees the previous build or this one, whole. (PostgreSQL's views
   refer to their tables by identity, so a renamed schema's views still read their own build.)
 - **One builder**: the project's build lock, and a PostgreSQL advisory lock for builders on other machines.
 """
@@ -159,14 +159,15 @@ def _publish(wh: SqlWarehouse, building: str, **info: Any) -> None:
                     cur.execute(f"alter schema {target} rename to {target}_previous")
             for name, target in swaps:
                 cur.execute(f"alter schema {name} rename to {target}")
-            cur.execute("create schema if not exists herald_meta")
+            meta = wh.meta_schema
+            cur.execute(f"create schema if not exists {meta}")
             cur.execute(
-                "create table if not exists herald_meta.build_info (build_id text, batch_cutoff text,"
+                f"create table if not exists {meta}.build_info (build_id text, batch_cutoff text,"
                 " as_of timestamp, published_at timestamp)"
             )
-            cur.execute("delete from herald_meta.build_info")
+            cur.execute(f"delete from {meta}.build_info")
             cur.execute(
-                "insert into herald_meta.build_info values (%s, %s, %s, %s)",
+                f"insert into {meta}.build_info values (%s, %s, %s, %s)",
                 (info["build_id"], info["cutoff"], info["as_of"], _naive_utc(info["published_at"])),
             )
         conn.commit()  # the swap and its record, in one transaction

@@ -123,6 +123,11 @@ class Reader(Protocol):
         """The schema the marts are in (unqualified table names resolve there)."""
         ...
 
+    @property
+    def meta_schema(self) -> str:
+        """The schema of what Herald records beside the marts (``build_info``)."""
+        ...
+
     def arrow(self, sql: str) -> pa.Table:
         """Run one query written in ``dialect``; its whole answer. Eager."""
         ...
@@ -137,6 +142,7 @@ class EmbeddedReader:
     con: duckdb.DuckDBPyConnection
     dialect: Dialect = "duckdb"
     schema: str = "main"
+    meta_schema: str = "herald_meta"
 
     def arrow(self, sql: str) -> pa.Table:
         return self.con.execute(sql).to_arrow_table()
@@ -152,6 +158,11 @@ class SqlReader:
     backend: Any  # an ibis backend (ibis.postgres.connect(...))
     schema: str
     dialect: Dialect = "postgres"
+
+    @property
+    def meta_schema(self) -> str:
+        # One per published schema: two projects may share a database.
+        return f"{self.schema}_meta"
 
     def arrow(self, sql: str) -> pa.Table:
         with self.backend.raw_sql(sql) as cursor:
@@ -177,6 +188,10 @@ class SqlWarehouse:
     @property
     def schema(self) -> str:
         return parse_qs(urlsplit(self.url).query).get("schema", ["herald"])[0]
+
+    @property
+    def meta_schema(self) -> str:
+        return f"{self.schema}_meta"
 
     def _parts(self) -> dict[str, Any]:
         parts = urlsplit(self.url)

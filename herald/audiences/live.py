@@ -195,9 +195,9 @@ def open_live(project: Project, path: Path | None = None) -> Iterator[LiveWareho
 def _build_info(reader: warehouse.Reader) -> tuple[object, object] | None:
     """(reference time, build id) the published build recorded; None for a build that recorded none. The
     reference time is the publish time for builds from before it was recorded."""
-    if not warehouse.has_table(reader, "herald_meta", "build_info"):
+    if not warehouse.has_table(reader, reader.meta_schema, "build_info"):
         return None
-    rows = reader.arrow("select coalesce(as_of, published_at) as as_of, build_id from herald_meta.build_info")
+    rows = reader.arrow(f"select coalesce(as_of, published_at) as as_of, build_id from {reader.meta_schema}.build_info")
     first = rows.to_pylist()[:1]
     return (first[0]["as_of"], first[0]["build_id"]) if first else None
 
